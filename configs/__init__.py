@@ -1,0 +1,1 @@
+"""Data the protocol reads: published reference accuracies."""

@@ -1,0 +1,158 @@
+"""Any `.tflite` model as an embedder, run by the LiteRT interpreter (ai-edge-litert).
+
+Dynamic-length inputs (`[1, -1]`) are resized per clip; fixed-length inputs (YAMNet's `[1, 15600]`)
+get the clip framed into windows whose outputs are stacked as frames. Models that take NOSS log-mel
+windows (`frontend: noss-logmel`) get `[F, 96, 64, 1]`. int8/uint8 tensors are (de)quantised with
+their own scale and zero point. The output is chosen by index or by tensor name; a name that is
+not an output (an intermediate tensor) is read with `experimental_preserve_all_tensors`.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from noss_eval.embedder import sha256_file
+from noss_eval.errors import NossError
+from noss_eval.frontend import log_mel_windows
+
+
+class TFLiteEmbedder:
+    def __init__(
+        self,
+        path: str | Path,
+        name: str | None = None,
+        sample_rate: int = 16000,
+        output: int | str = 0,
+        threads: int | None = None,
+        hop: float = 0.5,
+        input_gain: float = 1.0,
+        frontend: str | None = None,
+    ) -> None:
+        """`hop`: window step of fixed-length models, as a fraction of the window.
+        `input_gain`: multiplies the waveform (32768 for models that expect int16-scale audio)."""
+        self.path = Path(path)
+        self.name = name or self.path.stem
+        self.sample_rate = int(sample_rate)
+        self.model_sha256 = sha256_file(self.path)
+        if frontend not in (None, "noss-logmel"):
+            raise NossError(f"--embedder-option frontend: unknown frontend '{frontend}'")
+        if not 0 < hop <= 1:
+            raise NossError(f"--embedder-option hop: must be in (0, 1], got {hop}")
+        self.settings: dict[str, Any] = {
+            "kind": "tflite",
+            "output": output,
+            "hop": hop,
+            "input_gain": input_gain,
+            "frontend": frontend,
+        }
+        self._interpreter, self._output = _open(self.path, output, threads)
+        self._input = self._interpreter.get_input_details()[0]
+        self._shape = tuple(int(d) for d in self._input["shape_signature"])
+        self._hop, self._gain, self._frontend = hop, input_gain, frontend
+
+    @property
+    def input_shape(self) -> tuple[int, ...]:
+        return self._shape
+
+    def embed(self, waveform: np.ndarray) -> np.ndarray:
+        outputs = [self._invoke(batch) for batch in self._batches(waveform * self._gain)]
+        return np.concatenate([o.reshape(-1, o.shape[-1]) for o in outputs]).astype(np.float32)
+
+    def _batches(self, x: np.ndarray) -> Iterator[np.ndarray]:
+        """Model-shaped input arrays for one clip."""
+        batch_is_dynamic = self._shape[0] == -1
+        if self._frontend:
+            windows = log_mel_windows(x)
+        elif self._shape[-1] == -1:
+            yield x[None, :].astype(np.float32)
+            return
+        else:
+            windows = frame(x, self._shape[-1], max(1, int(self._shape[-1] * self._hop)))
+            windows = windows.reshape((len(windows), *self._shape[1:]))
+        if batch_is_dynamic:
+            yield windows
+        else:
+            yield from (w[None] for w in windows)
+
+    def _invoke(self, batch: np.ndarray) -> np.ndarray:
+        it, detail = self._interpreter, self._input
+        if tuple(detail["shape"]) != batch.shape:
+            it.resize_tensor_input(detail["index"], list(batch.shape), strict=True)
+            it.allocate_tensors()
+            self._input = detail = it.get_input_details()[0]
+        it.set_tensor(detail["index"], quantize(batch, detail))
+        it.invoke()
+        return dequantize(it.get_tensor(self._output["index"]), self._output)
+
+
+def _open(path: Path, output: int | str, threads: int | None) -> tuple[Any, dict]:
+    from ai_edge_litert.interpreter import Interpreter
+
+    def load(preserve: bool) -> Any:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # preserve_all_tensors warns that it is for debugging
+            it = Interpreter(
+                model_path=str(path),
+                num_threads=threads,
+                experimental_preserve_all_tensors=preserve,
+            )
+        it.allocate_tensors()
+        return it
+
+    try:
+        it = load(preserve=False)
+    except (ValueError, RuntimeError) as exc:
+        raise NossError(
+            f"{path}: not a loadable TFLite model ({str(exc).splitlines()[0]})"
+        ) from None
+    outputs = it.get_output_details()
+    if isinstance(output, int):
+        if not 0 <= output < len(outputs):
+            raise NossError(
+                f"--embedder-option output: {path} has {len(outputs)} outputs, not {output}"
+            )
+        return it, outputs[output]
+    by_name = {o["name"]: o for o in outputs}
+    if output in by_name:
+        return it, by_name[output]
+    it = load(preserve=True)
+    tensors = {t["name"]: t for t in it.get_tensor_details()}
+    if output not in tensors:
+        raise NossError(f"--embedder-option output: {path} has no tensor named '{output}'")
+    return it, tensors[output]
+
+
+def frame(x: np.ndarray, size: int, hop: int) -> np.ndarray:
+    """`[W, size]` windows covering all of `x`; the last one ends at the clip's end, short
+    clips are zero-padded to one window."""
+    if x.size <= size:
+        return np.pad(x, (0, size - x.size))[None, :].astype(np.float32)
+    starts = list(range(0, x.size - size + 1, hop))
+    if starts[-1] + size < x.size:
+        starts.append(x.size - size)
+    return np.stack([x[s : s + size] for s in starts]).astype(np.float32)
+
+
+def quantize(x: np.ndarray, detail: dict) -> np.ndarray:
+    dtype = detail["dtype"]
+    if np.issubdtype(dtype, np.floating):
+        return x.astype(dtype)
+    scale, zero_point = detail["quantization"]
+    if not scale:
+        raise NossError(
+            f"input tensor '{detail['name']}' is {np.dtype(dtype).name} without a scale"
+        )
+    info = np.iinfo(dtype)
+    return np.clip(np.round(x / scale + zero_point), info.min, info.max).astype(dtype)
+
+
+def dequantize(q: np.ndarray, detail: dict) -> np.ndarray:
+    scale, zero_point = detail["quantization"]
+    if np.issubdtype(q.dtype, np.floating) or not scale:
+        return q.astype(np.float32)
+    return ((q.astype(np.float32) - zero_point) * scale).astype(np.float32)

@@ -1,0 +1,3 @@
+from noss_eval.cli import main
+
+raise SystemExit(main())

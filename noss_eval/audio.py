@@ -1,0 +1,59 @@
+"""Decode, mix down and resample: every file reaches an embedder as float32 mono in [-1, 1]."""
+
+from __future__ import annotations
+
+from fractions import Fraction
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+from scipy.signal import resample_poly
+
+from noss_eval.errors import AudioError
+
+# Bump when decoding or resampling changes: it is part of every cache key.
+PREPROCESSING_VERSION = "audio-v1:soundfile+resample_poly"
+
+
+def read_audio(
+    path: Path, start: float = 0.0, duration: float | None = None
+) -> tuple[np.ndarray, int]:
+    """Read `path` (wav/flac/ogg/mp3 via libsndfile) as float32 mono and its sample rate.
+
+    Integer PCM is scaled to [-1, 1] by libsndfile. `start`/`duration` (seconds) cut a segment.
+    """
+    try:
+        info = sf.info(str(path))
+        first = int(round(start * info.samplerate))
+        frames = -1 if duration is None else int(round(duration * info.samplerate))
+        data, rate = sf.read(str(path), start=first, frames=frames, dtype="float32", always_2d=True)
+    except (RuntimeError, sf.LibsndfileError, OSError) as exc:
+        raise AudioError(f"{path}: cannot decode audio ({_first_line(exc)})") from None
+    if data.size == 0:
+        raise AudioError(f"{path}: audio file holds no samples")
+    mono = data.mean(axis=1, dtype=np.float32)
+    if not np.all(np.isfinite(mono)):
+        raise AudioError(f"{path}: audio holds NaN or infinite samples")
+    return mono, int(rate)
+
+
+def resample(waveform: np.ndarray, rate: int, target_rate: int) -> np.ndarray:
+    """Polyphase resampling (Kaiser-windowed FIR) from `rate` to `target_rate`."""
+    if rate == target_rate:
+        return waveform.astype(np.float32, copy=False)
+    ratio = Fraction(target_rate, rate)
+    out = resample_poly(waveform, ratio.numerator, ratio.denominator, window=("kaiser", 5.0))
+    return out.astype(np.float32)
+
+
+def load_audio(
+    path: Path, target_rate: int, start: float = 0.0, duration: float | None = None
+) -> np.ndarray:
+    """Decoded, mono, resampled waveform of `path` at `target_rate`."""
+    waveform, rate = read_audio(path, start, duration)
+    return resample(waveform, rate, target_rate)
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__

@@ -1,0 +1,168 @@
+"""The embedder interface and the registry that turns an `--embedder` string into an embedder.
+
+An embedder maps a float32 mono waveform at its own `sample_rate` to `[frames, dim]` float32.
+Kinds (`tflite`, `savedmodel`, `dsp`, plus plug-ins) are factories; presets are data: a dict with
+a `kind` and that kind's keyword arguments. Third-party packages add either through the
+`noss_eval.embedders` entry-point group: a callable registers a kind, a dict registers a preset.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable, Mapping
+from importlib import metadata, resources
+from pathlib import Path
+from typing import Any, Protocol, runtime_checkable
+
+import numpy as np
+import yaml
+
+from noss_eval.errors import NossError
+
+ENTRY_POINT_GROUP = "noss_eval.embedders"
+
+
+@runtime_checkable
+class Embedder(Protocol):
+    name: str
+    sample_rate: int
+    model_sha256: str  # content hash of the weights (or of the settings, for model-free kinds)
+    settings: dict[str, Any]  # everything besides the weights that changes the output
+
+    def embed(self, waveform: np.ndarray) -> np.ndarray:
+        """`[frames, dim]` float32 embeddings of a 1-D float32 waveform at `sample_rate`."""
+        ...
+
+
+def fingerprint(embedder: Embedder) -> str:
+    """Identity of an embedder's outputs: weights hash plus every setting. Used as cache key."""
+    blob = json.dumps(
+        {"sha256": embedder.model_sha256, "rate": embedder.sample_rate, **embedder.settings},
+        sort_keys=True,
+        default=str,
+    )
+    return hashlib.sha256(blob.encode()).hexdigest()
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def sha256_tree(root: Path) -> str:
+    """Hash of every file's relative path and bytes below `root` (a SavedModel directory)."""
+    digest = hashlib.sha256()
+    for path in sorted(p for p in root.rglob("*") if p.is_file()):
+        digest.update(path.relative_to(root).as_posix().encode() + b"\0")
+        digest.update(sha256_file(path).encode())
+    return digest.hexdigest()
+
+
+def builtin_kinds() -> dict[str, Callable[..., Embedder]]:
+    from noss_eval.embedders.dsp import DspEmbedder
+    from noss_eval.embedders.savedmodel import SavedModelEmbedder
+    from noss_eval.embedders.tflite import TFLiteEmbedder
+
+    return {"tflite": TFLiteEmbedder, "savedmodel": SavedModelEmbedder, "dsp": DspEmbedder}
+
+
+def builtin_presets() -> dict[str, dict[str, Any]]:
+    text = resources.files("noss_eval.embedders").joinpath("presets.yaml").read_text()
+    return yaml.safe_load(text)
+
+
+def _plugins() -> tuple[dict[str, Callable[..., Embedder]], dict[str, dict[str, Any]]]:
+    kinds: dict[str, Callable[..., Embedder]] = {}
+    presets: dict[str, dict[str, Any]] = {}
+    for entry in metadata.entry_points(group=ENTRY_POINT_GROUP):
+        try:
+            obj = entry.load()
+        except Exception as exc:  # a broken plug-in must not hide the built-ins
+            raise NossError(
+                f"embedder plug-in '{entry.name}' ({entry.value}) failed: {exc}"
+            ) from exc
+        if isinstance(obj, Mapping):
+            presets[entry.name] = dict(obj)
+        elif callable(obj):
+            kinds[entry.name] = obj
+        else:
+            raise NossError(
+                f"embedder plug-in '{entry.name}' is neither a factory nor a preset dict"
+            )
+    return kinds, presets
+
+
+def registry() -> tuple[dict[str, Callable[..., Embedder]], dict[str, dict[str, Any]]]:
+    """All kinds and presets: built-ins first, plug-ins may add but not shadow them."""
+    kinds, presets = builtin_kinds(), builtin_presets()
+    plugin_kinds, plugin_presets = _plugins()
+    kinds.update({k: v for k, v in plugin_kinds.items() if k not in kinds})
+    presets.update({k: v for k, v in plugin_presets.items() if k not in presets})
+    return kinds, presets
+
+
+def is_hub_handle(spec: str) -> bool:
+    return spec.startswith(("http://", "https://", "gs://"))
+
+
+def resolve_embedder(spec: str, options: Mapping[str, Any] | None = None) -> Embedder:
+    """Build the embedder that `spec` names: a preset or kind name, a `.tflite` file,
+    a SavedModel directory, or a TF Hub handle. `options` override the kind's arguments."""
+    options = dict(options or {})
+    kinds, presets = registry()
+    if spec in presets:
+        preset = dict(presets[spec])
+        kind = preset.pop("kind")
+        preset.pop("about", None)
+        return _build(kinds, kind, {"name": spec, **preset, **options})
+    if spec in kinds:
+        return _build(kinds, spec, {"name": spec, **options})
+    if is_hub_handle(spec):
+        return _build(kinds, "savedmodel", {"location": spec, **options})
+    path = Path(spec).expanduser()
+    if path.suffix == ".tflite":
+        if not path.is_file():
+            raise NossError(f"--embedder: no such file: {path}")
+        return _build(kinds, "tflite", {"path": path, **options})
+    if path.is_dir():
+        if not (path / "saved_model.pb").is_file():
+            raise NossError(
+                f"--embedder: {path} is a directory but not a SavedModel (no saved_model.pb)"
+            )
+        return _build(kinds, "savedmodel", {"location": str(path), **options})
+    if path.exists():
+        raise NossError(f"--embedder: {path} is neither a .tflite file nor a SavedModel directory")
+    names = ", ".join(sorted(presets) + sorted(kinds))
+    raise NossError(
+        f"--embedder: unknown embedder '{spec}'; give one of [{names}], "
+        "a .tflite file, a SavedModel directory or a TF Hub handle"
+    )
+
+
+def _build(kinds: Mapping[str, Callable[..., Embedder]], kind: str, kwargs: dict) -> Embedder:
+    if kind not in kinds:
+        raise NossError(f"embedder kind '{kind}' is not registered (known: {', '.join(kinds)})")
+    try:
+        embedder = kinds[kind](**kwargs)
+    except TypeError as exc:
+        raise NossError(f"--embedder-option: bad option for kind '{kind}': {exc}") from None
+    if not isinstance(embedder, Embedder):
+        raise NossError(
+            f"embedder kind '{kind}' returned {type(embedder).__name__}, not an Embedder"
+        )
+    return embedder
+
+
+def parse_options(pairs: list[str]) -> dict[str, Any]:
+    """`["output=layer19", "threads=2"]` -> `{"output": "layer19", "threads": 2}` (YAML scalars)."""
+    options: dict[str, Any] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise NossError(f"--embedder-option: expected KEY=VALUE, got '{pair}'")
+        options[key.strip().replace("-", "_")] = yaml.safe_load(value) if value else ""
+    return options

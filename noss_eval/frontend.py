@@ -1,0 +1,86 @@
+"""The NOSS log-mel frontend that `frill-nofrontend` and similar models expect as input.
+
+25 ms / 10 ms magnitude STFT (512-point FFT, periodic Hann), 64 HTK mel bins from 125 to 7500 Hz,
+`log(mel + 0.001)`, cut into 96-frame windows with a 17-frame hop -> `[F, 96, 64, 1]`.
+The mel matrix reproduces `tf.signal.linear_to_mel_weight_matrix` (tested against it).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class LogMelConfig:
+    sample_rate: int = 16000
+    window_s: float = 0.025
+    hop_s: float = 0.010
+    num_mel_bins: int = 64
+    lower_hz: float = 125.0
+    upper_hz: float = 7500.0
+    log_offset: float = 0.001
+    frames_per_window: int = 96
+    window_hop_frames: int = 17
+
+    @property
+    def frame_length(self) -> int:
+        return int(round(self.sample_rate * self.window_s))
+
+    @property
+    def frame_step(self) -> int:
+        return int(round(self.sample_rate * self.hop_s))
+
+    @property
+    def fft_length(self) -> int:
+        return 1 << (self.frame_length - 1).bit_length()
+
+
+NOSS_LOGMEL = LogMelConfig()
+
+
+def _hz_to_mel(hz: np.ndarray) -> np.ndarray:
+    return 1127.0 * np.log1p(hz / 700.0)
+
+
+@lru_cache(maxsize=8)
+def mel_matrix(cfg: LogMelConfig) -> np.ndarray:
+    """`[fft_length // 2 + 1, num_mel_bins]` triangular HTK-mel weights, DC row zero."""
+    n_bins = cfg.fft_length // 2 + 1
+    linear_mel = _hz_to_mel(np.linspace(0.0, cfg.sample_rate / 2.0, n_bins)[1:])[:, None]
+    edges = np.linspace(
+        _hz_to_mel(np.float64(cfg.lower_hz)),
+        _hz_to_mel(np.float64(cfg.upper_hz)),
+        cfg.num_mel_bins + 2,
+    )
+    lower, center, upper = edges[:-2], edges[1:-1], edges[2:]
+    rising = (linear_mel - lower) / (center - lower)
+    falling = (upper - linear_mel) / (upper - center)
+    weights = np.maximum(0.0, np.minimum(rising, falling))
+    return np.vstack([np.zeros((1, cfg.num_mel_bins)), weights]).astype(np.float32)
+
+
+def log_mel(waveform: np.ndarray, cfg: LogMelConfig = NOSS_LOGMEL) -> np.ndarray:
+    """`[frames, num_mel_bins]` log-mel spectrogram of a 1-D waveform at `cfg.sample_rate`."""
+    x = np.asarray(waveform, dtype=np.float32)
+    if x.size < cfg.frame_length:
+        x = np.pad(x, (0, cfg.frame_length - x.size))
+    n_frames = 1 + (x.size - cfg.frame_length) // cfg.frame_step
+    idx = np.arange(cfg.frame_length)[None, :] + cfg.frame_step * np.arange(n_frames)[:, None]
+    n = np.arange(cfg.frame_length)
+    hann = (0.5 - 0.5 * np.cos(2.0 * np.pi * n / cfg.frame_length)).astype(np.float32)
+    magnitude = np.abs(np.fft.rfft(x[idx] * hann, n=cfg.fft_length, axis=1)).astype(np.float32)
+    return np.log(magnitude @ mel_matrix(cfg) + cfg.log_offset).astype(np.float32)
+
+
+def log_mel_windows(waveform: np.ndarray, cfg: LogMelConfig = NOSS_LOGMEL) -> np.ndarray:
+    """`[F, frames_per_window, num_mel_bins, 1]` model input; short clips are zero-padded."""
+    mel = log_mel(waveform, cfg)
+    size, hop = cfg.frames_per_window, cfg.window_hop_frames
+    if mel.shape[0] < size:
+        floor = np.log(cfg.log_offset)
+        mel = np.pad(mel, ((0, size - mel.shape[0]), (0, 0)), constant_values=floor)
+    starts = range(0, mel.shape[0] - size + 1, hop)
+    return np.stack([mel[s : s + size] for s in starts])[..., None]

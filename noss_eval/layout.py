@@ -1,0 +1,41 @@
+"""Small helpers the task readers share for walking official dataset layouts."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+from noss_eval.errors import NossError
+
+AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".mp3")
+
+
+def require(path: Path, what: str) -> Path:
+    if not path.exists():
+        raise NossError(f"{path}: missing ({what})")
+    return path
+
+
+def audio_files(directory: Path) -> list[Path]:
+    """Audio files directly in `directory`, sorted."""
+    return sorted(p for p in directory.iterdir() if p.suffix.lower() in AUDIO_SUFFIXES)
+
+
+def clip_id(root: Path, path: Path, start: float | None = None) -> str:
+    rel = path.relative_to(root).as_posix()
+    return rel if start is None else f"{rel}@{start:.3f}"
+
+
+def read_csv(path: Path) -> list[dict[str, str]]:
+    with open(require(path, "metadata CSV"), newline="", encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh))
+    if not rows:
+        raise NossError(f"{path}: CSV has no rows")
+    return [{k.strip(): (v or "").strip() for k, v in row.items() if k} for row in rows]
+
+
+def pick_column(path: Path, row: dict[str, str], *candidates: str) -> str:
+    for name in candidates:
+        if name in row:
+            return name
+    raise NossError(f"{path}: no column named {' or '.join(candidates)} (has {', '.join(row)})")

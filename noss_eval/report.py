@@ -1,0 +1,167 @@
+"""Leaderboard rows: build them, merge them into a CSV without duplicates, print them."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import tempfile
+from collections.abc import Iterable, Sequence
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import yaml
+
+from noss_eval.errors import NossError
+
+COLUMNS = (
+    "embedder",
+    "embedder_sha256",
+    "embedder_fingerprint",
+    "task",
+    "probe",
+    "protocol",
+    "headline_metric",
+    "accuracy",
+    "balanced_accuracy",
+    "validation_accuracy",
+    "config",
+    "n_train",
+    "n_validation",
+    "n_test",
+    "failed_clips",
+    "reference",
+    "reference_accuracy",
+    "delta",
+    "reference_source",
+    "seed",
+    "data_source",
+    "run_id",
+    "noss_eval_version",
+    "created",
+)
+KEY = ("embedder", "embedder_fingerprint", "task", "probe", "protocol")
+
+
+def published_reference(name: str = "trill") -> tuple[dict[str, float], str]:
+    text = resources.files("noss_eval.configs").joinpath("reference.yaml").read_text()
+    entry = yaml.safe_load(text)[name]
+    return dict(entry["accuracy"]), entry["source"]
+
+
+def attach_reference(
+    rows: list[dict[str, Any]], reference_rows: Sequence[dict[str, Any]] | None
+) -> None:
+    """Fill reference columns: the same run's reference embedder if given, else published TRILL."""
+    if reference_rows:
+        measured = {(r["task"], r["probe"]): r for r in reference_rows}
+        for row in rows:
+            ref = measured.get((row["task"], row["probe"]))
+            if ref is not None:
+                row.update(
+                    reference=ref["embedder"],
+                    reference_accuracy=ref["accuracy"],
+                    reference_source=f"measured in this run ({ref['embedder_sha256'][:12]})",
+                )
+    else:
+        published, source = published_reference()
+        for row in rows:
+            if row["task"] in published:
+                row.update(
+                    reference="trill",
+                    reference_accuracy=published[row["task"]],
+                    reference_source=source,
+                )
+    for row in rows:
+        if row.get("reference_accuracy") not in (None, ""):
+            row["delta"] = round(float(row["accuracy"]) - float(row["reference_accuracy"]), 3)
+
+
+def average_delta(rows: Iterable[dict[str, Any]], probe: str) -> float | None:
+    deltas = [float(r["delta"]) for r in rows if r["probe"] == probe and r.get("delta") != ""]
+    return float(np.mean(deltas)) if deltas else None
+
+
+def _key(row: dict[str, Any]) -> tuple[str, ...]:
+    return tuple(str(row.get(k, "")) for k in KEY)
+
+
+def read_leaderboard(path: Path) -> list[dict[str, str]]:
+    if not path.exists():
+        return []
+    try:
+        with open(path, newline="", encoding="utf-8") as fh:
+            reader = csv.DictReader(fh)
+            if reader.fieldnames is None or not set(KEY) <= set(reader.fieldnames):
+                raise NossError(f"--leaderboard: {path} is not a noss-eval leaderboard CSV")
+            return list(reader)
+    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+        raise NossError(f"--leaderboard: cannot read {path} ({exc})") from None
+
+
+def merge_leaderboard(path: Path, rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Replace rows with the same (embedder, fingerprint, task, probe, protocol); keep the rest."""
+    new_keys = {_key(r) for r in rows}
+    merged = [r for r in read_leaderboard(path) if _key(r) not in new_keys] + list(rows)
+    extra = sorted({k for r in merged for k in r} - set(COLUMNS))
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=[*COLUMNS, *extra], restval="", lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(merged)
+    atomic_write_text(path, buffer.getvalue())
+    return merged
+
+
+def append_run_record(path: Path, record: dict[str, Any]) -> None:
+    old = path.read_text() if path.exists() else ""
+    atomic_write_text(path, old + json.dumps(record, sort_keys=True, default=str) + "\n")
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
+            fh.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def format_table(rows: Sequence[dict[str, Any]]) -> str:
+    """A readable per-task table followed by the average delta per probe."""
+    header = ("task", "probe", "acc %", "bal-acc %", "ref %", "delta", "n_test", "config")
+    body = [
+        (
+            r["task"],
+            r["probe"],
+            _num(r["accuracy"]),
+            _num(r["balanced_accuracy"]),
+            _num(r.get("reference_accuracy")),
+            _num(r.get("delta"), signed=True),
+            str(r["n_test"]),
+            r["config"],
+        )
+        for r in rows
+    ]
+    widths = [max(len(x) for x in col) for col in zip(header, *body, strict=True)]
+    lines = [
+        "  ".join(x.ljust(w) for x, w in zip(line, widths, strict=True)) for line in (header, *body)
+    ]
+    for probe in dict.fromkeys(r["probe"] for r in rows):
+        avg = average_delta(rows, probe)
+        if avg is not None:
+            lines.append(f"average delta vs reference ({probe}): {avg:+.2f} points")
+    sources = sorted({r["reference_source"] for r in rows if r.get("reference_source")})
+    lines += [f"reference: {s}" for s in sources]
+    return "\n".join(lines)
+
+
+def _num(value: Any, signed: bool = False) -> str:
+    if value in (None, ""):
+        return "-"
+    return f"{float(value):+.2f}" if signed else f"{float(value):.2f}"

@@ -1,0 +1,79 @@
+"""What a task is: a declarative definition plus the clips its reader finds on disk."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from noss_eval.errors import NossError
+
+SPLITS = ("train", "validation", "test")
+
+
+@dataclass(frozen=True)
+class Clip:
+    """One labelled recording (or a segment of one, in seconds)."""
+
+    clip_id: str
+    path: Path
+    label: str
+    split: str  # "train" | "validation" | "test", or a fold name for cross-validated tasks
+    speaker: str | None = None
+    start: float = 0.0
+    duration: float | None = None
+
+
+@dataclass(frozen=True)
+class Task:
+    """A benchmark task. `read(root)` lists the clips of the dataset unpacked at `root`."""
+
+    name: str
+    title: str
+    dataset_dir: str
+    labels: tuple[str, ...]
+    read: Callable[[Path], list[Clip]]
+    layout: str  # what a user must put under --data-dir/<dataset_dir>, one line
+    folds: tuple[str, ...] = ()  # non-empty: cross-validation over these folds
+    headline: str = "accuracy"
+    notes: str = ""
+    tfds_name: str | None = None
+
+    @property
+    def split_names(self) -> tuple[str, ...]:
+        return self.folds or SPLITS
+
+
+def validate_clips(task: Task, clips: Sequence[Clip]) -> None:
+    """Refuse a manifest that would give a wrong number: unknown labels or splits, empty splits,
+    duplicate ids, or a speaker in two splits."""
+    if not clips:
+        raise NossError(f"{task.name}: the reader found no clips")
+    known = set(task.labels)
+    for clip in clips:
+        if clip.label not in known:
+            raise NossError(f"{clip.path}: label '{clip.label}' is not in {task.name}'s label set")
+        if clip.split not in task.split_names:
+            raise NossError(f"{clip.path}: split '{clip.split}' is not one of {task.split_names}")
+    dupes = [cid for cid, n in Counter(c.clip_id for c in clips).items() if n > 1]
+    if dupes:
+        raise NossError(f"{task.name}: clip id '{dupes[0]}' appears more than once")
+    present = {c.split for c in clips}
+    missing = [s for s in task.split_names if s not in present]
+    if missing:
+        raise NossError(f"{task.name}: no clips in split(s) {', '.join(missing)}")
+    assert_speaker_disjoint(task.name, clips)
+
+
+def assert_speaker_disjoint(task_name: str, clips: Sequence[Clip]) -> None:
+    splits_of: dict[str, set[str]] = {}
+    for clip in clips:
+        if clip.speaker is not None:
+            splits_of.setdefault(clip.speaker, set()).add(clip.split)
+    for speaker, splits in sorted(splits_of.items()):
+        if len(splits) > 1:
+            raise NossError(
+                f"{task_name}: speaker '{speaker}' appears in splits {', '.join(sorted(splits))}; "
+                "splits must be speaker-disjoint"
+            )

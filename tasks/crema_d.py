@@ -1,0 +1,33 @@
+"""CREMA-D emotion (6 classes), split by speaker exactly as the TFDS `crema_d` builder."""
+
+from pathlib import Path
+
+from noss_eval.errors import NossError
+from noss_eval.layout import audio_files, clip_id, require
+from noss_eval.splits import group_split
+from noss_eval.task import Clip, Task
+
+
+def read(root: Path) -> list[Clip]:
+    files = audio_files(require(root / "AudioWAV", "CREMA-D AudioWAV/ folder"))
+    fields = [f.stem.split("_") for f in files]
+    bad = next((f for f, parts in zip(files, fields, strict=True) if len(parts) != 4), None)
+    if bad:
+        raise NossError(f"{bad}: expected <actor>_<sentence>_<emotion>_<level>.wav")
+    split_of = group_split(parts[0] for parts in fields)
+    return [
+        Clip(clip_id(root, f), f, parts[2], split_of[parts[0]], speaker=parts[0])
+        for f, parts in zip(files, fields, strict=True)
+    ]
+
+
+TASK = Task(
+    name="crema_d",
+    title="CREMA-D emotion recognition",
+    dataset_dir="crema_d",
+    labels=("NEU", "HAP", "SAD", "ANG", "FEA", "DIS"),
+    read=read,
+    layout="AudioWAV/<actor>_<sentence>_<emotion>_<level>.wav",
+    tfds_name="crema_d",
+    notes="speakers sorted, RandomState(0) shuffle, 70/10/20 (as tfds crema_d)",
+)
