@@ -54,6 +54,7 @@ class TFLiteEmbedder:
         self._input = self._interpreter.get_input_details()[0]
         self._shape = tuple(int(d) for d in self._input["shape_signature"])
         self._hop, self._gain, self._frontend = hop, input_gain, frontend
+        self._allocated = False
 
     @property
     def input_shape(self) -> tuple[int, ...]:
@@ -81,12 +82,20 @@ class TFLiteEmbedder:
 
     def _invoke(self, batch: np.ndarray) -> np.ndarray:
         it, detail = self._interpreter, self._input
-        if tuple(detail["shape"]) != batch.shape:
-            it.resize_tensor_input(detail["index"], list(batch.shape), strict=True)
-            it.allocate_tensors()
-            self._input = detail = it.get_input_details()[0]
-        it.set_tensor(detail["index"], quantize(batch, detail))
-        it.invoke()
+        try:
+            if tuple(detail["shape"]) != batch.shape:
+                it.resize_tensor_input(detail["index"], list(batch.shape), strict=True)
+                self._allocated = False
+            if not self._allocated:
+                it.allocate_tensors()
+                self._input = detail = it.get_input_details()[0]
+                self._allocated = True
+            it.set_tensor(detail["index"], quantize(batch, detail))
+            it.invoke()
+        except (ValueError, RuntimeError) as exc:
+            raise NossError(
+                f"{self.path}: inference failed on input {batch.shape} ({_first_line(exc)})"
+            ) from None
         return dequantize(it.get_tensor(self._output["index"]), self._output)
 
 
@@ -101,7 +110,6 @@ def _open(path: Path, output: int | str, threads: int | None) -> tuple[Any, dict
                 num_threads=threads,
                 experimental_preserve_all_tensors=preserve,
             )
-        it.allocate_tensors()
         return it
 
     try:
@@ -156,3 +164,8 @@ def dequantize(q: np.ndarray, detail: dict) -> np.ndarray:
     if np.issubdtype(q.dtype, np.floating) or not scale:
         return q.astype(np.float32)
     return ((q.astype(np.float32) - zero_point) * scale).astype(np.float32)
+
+
+def _first_line(exc: BaseException) -> str:
+    lines = str(exc).strip().splitlines()
+    return lines[0] if lines else type(exc).__name__

@@ -110,15 +110,18 @@ def list_embedders() -> str:
     return "\n".join(["presets:", *lines, "kinds: " + ", ".join(kinds)])
 
 
+def configure_logging(level: int) -> None:
+    """One stderr handler on the package logger; the root logger is left to the host program."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("noss-eval: %(message)s"))
+    log.handlers = [handler]
+    log.setLevel(level)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     args = build_parser().parse_args(argv)
-    logging.basicConfig(
-        level=logging.WARNING if args.quiet else logging.INFO,
-        format="noss-eval: %(message)s",
-        stream=sys.stderr,
-        force=True,
-    )
+    configure_logging(logging.WARNING if args.quiet else logging.INFO)
     try:
         if args.list_tasks or args.list_embedders:
             print(list_tasks() if args.list_tasks else list_embedders())

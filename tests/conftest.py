@@ -1,0 +1,39 @@
+"""Session fixtures: the real models the tests run (built once per session)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from testlib import conv_model, convert, save_batched, save_logmel, save_trill_like
+
+
+@pytest.fixture(scope="session")
+def dynamic_tflite(tmp_path_factory) -> Path:
+    """`[1, -1]` audio in, `[1, frames, 32]` out: a dynamic-length embedder like FRILL's TFLite."""
+    path = tmp_path_factory.mktemp("models") / "conv_dynamic.tflite"
+    path.write_bytes(convert(conv_model(None, 32)))
+    return path
+
+
+@pytest.fixture(scope="session")
+def fixed_tflite(tmp_path_factory) -> Path:
+    """`[1, 16000]` audio in, `[1, 32]` out: a fixed-window model."""
+    path = tmp_path_factory.mktemp("models") / "conv_fixed.tflite"
+    path.write_bytes(convert(conv_model(16000, 32)))
+    return path
+
+
+@pytest.fixture(scope="session")
+def trill_like(tmp_path_factory) -> Path:
+    return save_trill_like(tmp_path_factory.mktemp("savedmodels") / "trill")
+
+
+@pytest.fixture(scope="session")
+def batched_like(tmp_path_factory) -> Path:
+    return save_batched(tmp_path_factory.mktemp("savedmodels") / "frill")
+
+
+@pytest.fixture(scope="session")
+def logmel_like(tmp_path_factory) -> Path:
+    return save_logmel(tmp_path_factory.mktemp("savedmodels") / "frill_nofrontend")

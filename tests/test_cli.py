@@ -1,0 +1,95 @@
+"""The command line as a user meets it: help, demo, errors, exit codes, cache re-use."""
+
+import csv
+import subprocess
+import sys
+
+import pytest
+
+from noss_eval import synthetic
+from noss_eval.cli import main
+
+
+def cli(*args, cwd=None):
+    return subprocess.run([sys.executable, "-m", "noss_eval", *args], capture_output=True,
+                          text=True, cwd=cwd, timeout=600)
+
+
+def test_help_teaches_the_main_uses():
+    out = cli("--help").stdout
+    for needle in ("--embedder", "--data-dir", "--leaderboard", "--demo", "examples:", "TRILL"):
+        assert needle in out
+
+
+def test_list_tasks_and_embedders(capsys):
+    assert main(["--list-tasks"]) == 0
+    assert "iden_split.txt" in capsys.readouterr().out
+    assert main(["--list-embedders"]) == 0
+    listing = capsys.readouterr().out
+    assert "frill-nofrontend" in listing and "trillsson5" in listing
+
+
+def test_demo_runs_everything_and_says_it_is_synthetic(tmp_path):
+    result = cli("--demo", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "synthetic" in result.stdout
+    rows = list(csv.DictReader((tmp_path / "noss-eval-demo.csv").open()))
+    assert {r["task"] for r in rows} == {"voxceleb1", "crema_d", "speech_commands", "mask",
+                                         "esc50_hs"}
+    assert all(r["data_source"] == "synthetic-demo" and r["embedder"] == "dsp" for r in rows)
+    assert all(float(r["accuracy"]) > 80 for r in rows)
+
+
+@pytest.fixture
+def data(tmp_path):
+    synthetic.write_crema_d(tmp_path / "data" / "crema_d")
+    return tmp_path / "data"
+
+
+def test_second_run_hits_the_cache(tmp_path, data, caplog):
+    args = ["--embedder", "dsp", "--data-dir", str(data), "--cache-dir", str(tmp_path / "c")]
+    assert main(args) == 0
+    caplog.clear()
+    assert main(args) == 0
+    assert "cache hits 144, computed 0" in caplog.text
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--embedder", "nope", "--data-dir", "."], "unknown embedder 'nope'"),
+    (["--embedder", "x.tflite", "--data-dir", "."], "no such file: x.tflite"),
+    (["--embedder", "dsp", "--data-dir", "/no/such/dir"], "--data-dir: no such directory"),
+    (["--embedder", "dsp"], "--data-dir is required"),
+    (["--embedder", "dsp", "--data-dir", ".", "--tasks", "crema"], "unknown task 'crema'"),
+    (["--embedder", "dsp", "--embedder-option", "oops", "--data-dir", "."], "expected KEY=VALUE"),
+])
+def test_bad_input_is_one_line_and_exit_2(args, message, capsys):
+    assert main(args) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and message in err[0] and err[0].startswith("noss-eval: error:")
+
+
+def test_missing_datasets_are_skipped_with_a_hint(tmp_path, data, caplog):
+    board = tmp_path / "b.csv"
+    assert main(["--embedder", "dsp", "--data-dir", str(data), "--leaderboard", str(board),
+                 "--cache-dir", str(tmp_path / "c")]) == 0
+    assert "skip voxceleb1: no dataset at" in caplog.text and "iden_split.txt" in caplog.text
+    assert {r["task"] for r in csv.DictReader(board.open())} == {"crema_d"}
+
+
+def test_failing_run_writes_no_leaderboard(tmp_path, data, capsys):
+    (data / "crema_d" / "AudioWAV" / "1001_DFA_BOR_XX.wav").write_bytes(b"RIFF")
+    board = tmp_path / "b.csv"
+    assert main(["--embedder", "dsp", "--data-dir", str(data), "--leaderboard", str(board)]) == 2
+    assert "label 'BOR'" in capsys.readouterr().err
+    assert not board.exists() and not list(tmp_path.glob(".b.csv*"))
+
+
+def test_unreadable_clip_counted_or_fatal_with_strict(tmp_path, data, capsys):
+    broken = data / "crema_d" / "AudioWAV" / "1001_DFA_ANG_XX.wav"
+    broken.write_bytes(b"RIFF....WAVE")
+    board = tmp_path / "b.csv"
+    base = ["--embedder", "dsp", "--data-dir", str(data), "--cache-dir", str(tmp_path / "c")]
+    assert main([*base, "--leaderboard", str(board)]) == 0
+    assert {r["failed_clips"] for r in csv.DictReader(board.open())} == {"1"}
+    assert main([*base, "--strict"]) == 2
+    assert "1001_DFA_ANG_XX.wav: cannot decode audio" in capsys.readouterr().err

@@ -1,0 +1,109 @@
+"""Each embedder kind against real models: TFLite files built here and shipped in ../shared,
+SavedModels saved in the TRILL/FRILL/TRILLsson signatures, and TF Hub handles via the hub cache."""
+
+import hashlib
+
+import numpy as np
+import pytest
+from testlib import MICRO_SPEECH, YAMNET, YAMNET_EMBEDDING, require_shared, save_trill_like, tone
+
+from noss_eval.embedder import fingerprint, resolve_embedder
+from noss_eval.embedders.dsp import DspEmbedder
+from noss_eval.embedders.savedmodel import SavedModelEmbedder
+from noss_eval.embedders.tflite import TFLiteEmbedder, frame
+from noss_eval.errors import NossError
+
+
+def test_dynamic_tflite_is_resized_per_clip(dynamic_tflite):
+    emb = TFLiteEmbedder(dynamic_tflite, threads=1)
+    assert emb.input_shape == (1, -1)
+    short, long = emb.embed(tone(200, 1.0)), emb.embed(tone(200, 2.0))
+    assert short.shape == (1 + (16000 - 400) // 160, 32)
+    assert long.shape == (1 + (32000 - 400) // 160, 32)
+    np.testing.assert_allclose(short[:50], long[:50], atol=1e-5)
+
+
+def test_fixed_length_tflite_frames_the_clip(fixed_tflite):
+    emb = TFLiteEmbedder(fixed_tflite, hop=0.5)
+    out = emb.embed(tone(200, 2.2))
+    assert out.shape == (len(frame(tone(200, 2.2), 16000, 8000)), 32) == (4, 32)
+    whole = TFLiteEmbedder(fixed_tflite).embed(tone(200, 1.0))
+    np.testing.assert_allclose(out[0], whole[0], atol=1e-5)
+
+
+def test_frame_covers_the_clip_end():
+    x = np.arange(25, dtype=np.float32)
+    windows = frame(x, 10, 10)
+    assert windows[-1, -1] == 24 and len(windows) == 3
+    assert frame(x[:4], 10, 5).shape == (1, 10)
+
+
+def test_yamnet_intermediate_embedding_tensor():
+    emb = TFLiteEmbedder(require_shared(YAMNET), output=YAMNET_EMBEDDING)
+    out = emb.embed(tone(440, 2.0))
+    n_windows = len(frame(tone(440, 2.0), 15600, 7800))
+    assert out.shape == (n_windows, 1024) == (4, 1024) and np.all(out >= 0)  # pooled ReLU
+    scores = TFLiteEmbedder(YAMNET, output=0).embed(tone(440, 2.0))
+    assert scores.shape == (4, 521) and np.all((scores >= 0) & (scores <= 1))
+
+
+def test_int8_model_is_quantised_and_dequantised():
+    emb = TFLiteEmbedder(require_shared(MICRO_SPEECH), output="labels_softmax")
+    x = np.random.RandomState(0).randn(3000).astype(np.float32) * 5
+    out = emb.embed(x)
+    assert out.shape == (len(frame(x, 1960, 980)), 4) and out.dtype == np.float32
+    np.testing.assert_allclose(out.sum(axis=1), 1.0, atol=0.02)  # dequantised softmax
+
+
+def test_bad_tflite_outputs_and_files(dynamic_tflite, tmp_path):
+    with pytest.raises(NossError, match="has 1 outputs, not 3"):
+        TFLiteEmbedder(dynamic_tflite, output=3)
+    with pytest.raises(NossError, match="no tensor named 'nope'"):
+        TFLiteEmbedder(dynamic_tflite, output="nope")
+    junk = tmp_path / "junk.tflite"
+    junk.write_bytes(b"\0" * 64)
+    with pytest.raises(NossError, match="junk.tflite: not a loadable TFLite model"):
+        TFLiteEmbedder(junk)
+
+
+def test_trill_calling_convention(trill_like):
+    layer19 = SavedModelEmbedder(str(trill_like), call="samples_and_rate", output="layer19")
+    out = layer19.embed(tone(300, 2.0))
+    assert out.shape == (4, 24)
+    small = SavedModelEmbedder(str(trill_like), call="samples_and_rate", output="embedding")
+    np.testing.assert_allclose(small.embed(tone(300, 2.0)), out[:, :12], atol=1e-6)
+    assert fingerprint(layer19) != fingerprint(small)
+    with pytest.raises(NossError, match="no output 'nope'"):
+        SavedModelEmbedder(str(trill_like), output="nope").embed(tone(300, 1.0))
+
+
+def test_batched_and_logmel_calling_conventions(batched_like, logmel_like):
+    assert SavedModelEmbedder(str(batched_like), call="batched_samples").embed(
+        tone(300, 1.0)).shape == (1, 16)
+    assert SavedModelEmbedder(str(logmel_like), call="logmel_windows").embed(
+        tone(300, 2.0)).shape == (1 + (1 + (32000 - 400) // 160 - 96) // 17, 8)
+
+
+def test_hub_handle_resolves_through_the_hub_cache(tmp_path, monkeypatch):
+    handle = "https://tfhub.dev/google/nonsemantic-speech-benchmark/trill/3"
+    cache = tmp_path / "hub"
+    save_trill_like(cache / hashlib.sha1(handle.encode()).hexdigest())
+    monkeypatch.setenv("TFHUB_CACHE_DIR", str(cache))
+    trill = resolve_embedder("trill")
+    assert trill.name == "trill" and trill.settings["output"] == "layer19"
+    assert trill.embed(tone(300, 1.0)).shape[1] == 24
+    direct = resolve_embedder(handle, {"output": "embedding"})
+    assert direct.embed(tone(300, 1.0)).shape[1] == 12
+
+
+def test_unreachable_hub_handle_is_one_clear_error(tmp_path, monkeypatch):
+    monkeypatch.setenv("TFHUB_CACHE_DIR", str(tmp_path))
+    with pytest.raises(NossError, match="cannot fetch TF Hub handle .*frill/1"):
+        resolve_embedder("frill")
+
+
+def test_dsp_baseline_separates_pitch():
+    dsp = DspEmbedder()
+    a, b = dsp.embed(tone(200, 1.0)), dsp.embed(tone(800, 1.0))
+    assert a.shape == (1, 256) and not np.allclose(a, b)
+    np.testing.assert_array_equal(a, dsp.embed(tone(200, 1.0)))

@@ -1,0 +1,134 @@
+"""One case per task: a tiny dataset in the official layout, read and run through the real path
+(reader -> real TFLite model -> cache -> probes -> leaderboard CSV)."""
+
+import csv
+from collections import Counter
+
+import numpy as np
+import pytest
+import soundfile as sf
+from tensorflow_datasets.audio.crema_d import _get_inter_splits_by_group
+
+from noss_eval import synthetic
+from noss_eval.errors import NossError
+from noss_eval.runner import RunConfig, run
+from noss_eval.task import validate_clips
+from noss_eval.tasks import BUILTIN_TASKS
+
+CASES = {
+    # task: (writer, expected split sizes, expected label set)
+    "voxceleb1": (synthetic.write_voxceleb1, {"train": 36, "validation": 18, "test": 18},
+                  {f"id{10001 + i}" for i in range(6)}),
+    "crema_d": (synthetic.write_crema_d, {"train": 96, "validation": 12, "test": 36},
+                {"NEU", "HAP", "SAD", "ANG", "FEA", "DIS"}),
+    "speech_commands": (synthetic.write_speech_commands,
+                        {"train": 72 + 6, "validation": 24 + 6, "test": 24},
+                        {"yes", "no", "up", "down", "left", "right", "on", "off", "stop", "go",
+                         "_unknown_", "_silence_"}),
+    "mask": (synthetic.write_mask, {"train": 27, "validation": 3, "test": 30}, {"clear", "mask"}),
+    "esc50_hs": (synthetic.write_esc50, {f"fold{i}": 20 for i in range(1, 6)},
+                 {"crying_baby", "sneezing", "clapping", "breathing", "coughing", "footsteps",
+                  "laughing", "brushing_teeth", "snoring", "drinking_sipping"}),
+}
+
+
+@pytest.mark.parametrize("name", list(CASES))
+def test_task_end_to_end(name, tmp_path, dynamic_tflite):
+    writer, sizes, labels = CASES[name]
+    task = BUILTIN_TASKS[name]
+    writer(tmp_path / "data" / task.dataset_dir)
+    clips = task.read(tmp_path / "data" / task.dataset_dir)
+    validate_clips(task, clips)  # raises on speaker overlap, unknown labels, empty splits
+    assert dict(Counter(c.split for c in clips)) == sizes
+    assert {c.label for c in clips} == labels
+
+    board = tmp_path / "board.csv"
+    config = RunConfig(embedder=str(dynamic_tflite), data_dir=tmp_path / "data", tasks=(name,),
+                       cache_dir=tmp_path / "cache", leaderboard=board, progress=False)
+    rows = run(config)
+    assert [r["probe"] for r in rows] == ["logistic", "lda"]
+    for row in rows:  # chance is at most 50%
+        assert row["accuracy"] >= 85.0, row
+        assert row["n_test"] == (sum(sizes.values()) if task.folds else sizes["test"])
+    with open(board) as fh:
+        written = list(csv.DictReader(fh))
+    assert {(r["task"], r["probe"]) for r in written} == {(name, "logistic"), (name, "lda")}
+
+
+def test_crema_d_split_is_exactly_tfds(tmp_path):
+    synthetic.write_crema_d(tmp_path, n_actors=91, sentences=("DFA",))
+    clips = BUILTIN_TASKS["crema_d"].read(tmp_path)
+    items = [((c.clip_id,), c.speaker) for c in clips]
+    tfds_splits = _get_inter_splits_by_group(items, [("train", 0.7), ("validation", 0.1),
+                                                     ("test", 0.2)], 0)
+    ours = {split: {(c.clip_id,) for c in clips if c.split == split} for split in tfds_splits}
+    assert ours == dict(tfds_splits)
+    assert len({c.speaker for c in clips if c.split == "validation"}) == 9
+
+
+def test_voxceleb_reads_the_official_split_file(tmp_path):
+    for rel in ("id10001/abc/00001.wav", "id10001/abc/00002.wav", "id10002/xyz/00001.wav"):
+        (tmp_path / "wav" / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / "wav" / rel).touch()
+    (tmp_path / "iden_split.txt").write_text(
+        "1 id10001/abc/00001.wav\n2 id10001/abc/00002.wav\n3 id10002/xyz/00001.wav\n")
+    clips = BUILTIN_TASKS["voxceleb1"].read(tmp_path)
+    assert [(c.split, c.label) for c in clips] == [
+        ("train", "id10001"), ("validation", "id10001"), ("test", "id10002")]
+    (tmp_path / "iden_split.txt").write_text("4 id10001/abc/00001.wav\n")
+    with pytest.raises(NossError, match="iden_split.txt:1"):
+        BUILTIN_TASKS["voxceleb1"].read(tmp_path)
+
+
+def test_speech_commands_silence_is_cut_from_background_noise(tmp_path):
+    synthetic.write_speech_commands(tmp_path)
+    clips = BUILTIN_TASKS["speech_commands"].read(tmp_path)
+    silence = [c for c in clips if c.label == "_silence_"]
+    assert {c.split for c in silence if "running_tap" in c.clip_id} == {"validation"}
+    assert [c.start for c in silence if "white_noise" in c.clip_id] == [0, 0.5, 1, 1.5, 2, 2.5]
+    assert all(c.duration == 1.0 for c in silence)
+    assert {c.label for c in clips if c.path.parent.name in ("bed", "cat")} == {"_unknown_"}
+
+
+def test_mask_with_published_test_labels_keeps_official_partitions(tmp_path):
+    synthetic.write_mask(tmp_path, per_partition=4)
+    lab = tmp_path / "lab" / "labels.csv"
+    lab.write_text(lab.read_text().replace(",?", ",mask"))
+    splits = Counter(c.split for c in BUILTIN_TASKS["mask"].read(tmp_path))
+    assert splits == {"train": 4, "validation": 4, "test": 4}
+
+
+def test_esc50_accepts_the_category_name_header(tmp_path):
+    synthetic.write_esc50(tmp_path, per_fold=1)
+    meta = tmp_path / "meta" / "esc50.csv"
+    rows = list(csv.reader(meta.open()))
+    rows[0] = ["filename", "fold", "category", "category_name", "esc10", "src_file", "take"]
+    with meta.open("w", newline="") as fh:
+        csv.writer(fh).writerows(rows)
+    clips = BUILTIN_TASKS["esc50_hs"].read(tmp_path)
+    assert len(clips) == 50 and "dog" not in {c.label for c in clips}
+
+
+def test_label_outside_the_label_set_names_the_file(tmp_path):
+    synthetic.write_crema_d(tmp_path)
+    sf.write(str(tmp_path / "AudioWAV" / "1001_DFA_BOR_XX.wav"), np.zeros(1600), 16000)
+    task = BUILTIN_TASKS["crema_d"]
+    with pytest.raises(NossError, match="1001_DFA_BOR_XX.wav: label 'BOR'"):
+        validate_clips(task, task.read(tmp_path))
+
+
+def test_speaker_in_two_splits_is_refused(tmp_path):
+    synthetic.write_speech_commands(tmp_path)
+    clips = BUILTIN_TASKS["speech_commands"].read(tmp_path)
+    train_file = next(c.clip_id for c in clips if c.split == "train" and c.speaker)
+    leaked = train_file.replace("yes/", "no/")
+    with (tmp_path / "testing_list.txt").open("a") as fh:
+        fh.write(leaked + "\n")
+    task = BUILTIN_TASKS["speech_commands"]
+    with pytest.raises(NossError, match="speaker '.*' appears in splits test, train"):
+        validate_clips(task, task.read(tmp_path))
+
+
+def test_every_task_documents_its_layout():
+    for task in BUILTIN_TASKS.values():
+        assert task.layout and task.title and len(set(task.labels)) == len(task.labels)

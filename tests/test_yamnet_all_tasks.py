@@ -1,0 +1,33 @@
+"""The issue's acceptance run: the real YAMNet TFLite model on all five tasks laid out in their
+official layouts, well above chance, and a second run served entirely from the cache."""
+
+import csv
+
+from testlib import YAMNET, YAMNET_EMBEDDING, require_shared
+
+from noss_eval.cli import main
+from noss_eval.synthetic import write_all
+
+CHANCE = {"voxceleb1": 1 / 6, "crema_d": 1 / 6, "speech_commands": 1 / 12, "mask": 1 / 2,
+          "esc50_hs": 1 / 10}
+
+
+def test_yamnet_runs_all_five_tasks(tmp_path, caplog):
+    write_all(tmp_path / "data")
+    board = tmp_path / "board.csv"
+    args = ["--embedder", str(require_shared(YAMNET)), "--embedder-option",
+            f"output={YAMNET_EMBEDDING}", "--data-dir", str(tmp_path / "data"),
+            "--cache-dir", str(tmp_path / "cache"), "--leaderboard", str(board), "--no-progress"]
+    assert main(args) == 0
+    rows = list(csv.DictReader(board.open()))
+    assert len(rows) == 10 and {r["task"] for r in rows} == set(CHANCE)
+    for r in rows:
+        assert float(r["accuracy"]) > 100 * min(0.9, 2.5 * CHANCE[r["task"]]), r
+        assert r["embedder"] == "yamnet" and len(r["embedder_sha256"]) == 64
+        assert r["reference"] == "trill" and r["delta"] != ""
+    caplog.clear()
+    assert main(args) == 0
+    assert caplog.text.count("computed 0,") == 5 and "computed 0, unreadable 0" in caplog.text
+    again = list(csv.DictReader(board.open()))
+    assert len(again) == 10
+    assert [r["accuracy"] for r in again] == [r["accuracy"] for r in rows]

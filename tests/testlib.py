@@ -1,0 +1,109 @@
+"""Test helpers: real models built with TensorFlow in published signatures, shared-data paths."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+SHARED = Path(__file__).resolve().parents[1].parent / "shared"
+YAMNET = SHARED / "models" / "yamnet" / "yamnet.tflite"
+YAMNET_EMBEDDING = "yamnet_frames/global_average_pooling2d/Mean"
+MICRO_SPEECH = SHARED / "data" / "tflite-micro" / "micro_speech_quantized.tflite"
+
+
+def require_shared(path: Path) -> Path:
+    """Real third-party files: CI always has them, so there they must exist; locally we skip."""
+    if not path.exists():
+        if os.environ.get("CI"):
+            pytest.fail(f"shared data missing in CI: {path}")
+        pytest.skip(f"needs {path}")
+    return path
+
+
+def conv_model(length: int | None, dim: int):
+    import keras
+
+    keras.utils.set_random_seed(0)
+    inp = keras.Input(shape=(length,), batch_size=1, name="audio")
+    x = keras.layers.Reshape((-1, 1))(inp)
+    x = keras.layers.Conv1D(dim, 400, strides=160, activation="relu")(x)
+    x = keras.layers.Dense(dim)(x)
+    if length:
+        x = keras.layers.GlobalAveragePooling1D()(x)
+    return keras.Model(inp, x)
+
+
+def convert(model) -> bytes:
+    import tensorflow as tf
+
+    return tf.lite.TFLiteConverter.from_keras_model(model).convert()
+
+
+def _projection(dim_in: int, dim_out: int, seed: int) -> np.ndarray:
+    return (np.random.RandomState(seed).randn(dim_in, dim_out) / np.sqrt(dim_in)).astype(np.float32)
+
+
+def save_trill_like(directory: Path) -> Path:
+    """TRILL / TRILL-distilled signature: `model(samples=[n], sample_rate=int)` -> dict with
+    `layer19` and `embedding`, one row per 0.96 s frame (hop 0.5 s)."""
+    import tensorflow as tf
+
+    class Trill(tf.Module):
+        def __init__(self):
+            super().__init__()
+            self.w = tf.Variable(_projection(400, 24, 1))
+
+        @tf.function(input_signature=[tf.TensorSpec([None], tf.float32),
+                                      tf.TensorSpec([], tf.int32)])
+        def __call__(self, samples, sample_rate):
+            frames = tf.signal.frame(samples, 15360, 8000, pad_end=True)[:, :400]
+            layer19 = tf.nn.relu(frames @ self.w) * tf.cast(sample_rate > 0, tf.float32)
+            return {"layer19": layer19, "embedding": layer19[:, :12]}
+
+    tf.saved_model.save(Trill(), str(directory))
+    return directory
+
+
+def save_batched(directory: Path) -> Path:
+    """FRILL / TRILLsson signature: `model([batch, n])` -> {'embedding': [batch, dim]}."""
+    import tensorflow as tf
+
+    class Batched(tf.Module):
+        def __init__(self):
+            super().__init__()
+            self.w = tf.Variable(_projection(400, 16, 2))
+
+        @tf.function(input_signature=[tf.TensorSpec([None, None], tf.float32)])
+        def __call__(self, audio):
+            frames = tf.signal.frame(audio, 400, 160)
+            return {"embedding": tf.reduce_mean(tf.nn.relu(frames @ self.w), axis=1)}
+
+    tf.saved_model.save(Batched(), str(directory))
+    return directory
+
+
+def save_logmel(directory: Path) -> Path:
+    """FRILL-nofrontend signature: `model([F, 96, 64, 1])` -> {'embedding': [F, dim]}."""
+    import tensorflow as tf
+
+    class NoFrontend(tf.Module):
+        def __init__(self):
+            super().__init__()
+            self.w = tf.Variable(_projection(64, 8, 3))
+
+        @tf.function(input_signature=[tf.TensorSpec([None, 96, 64, 1], tf.float32)])
+        def __call__(self, logmel):
+            return {"embedding": tf.reduce_mean(logmel[..., 0], axis=1) @ self.w}
+
+    tf.saved_model.save(NoFrontend(), str(directory))
+    return directory
+
+
+def tone(freq: float, seconds: float = 1.0, rate: int = 16000, amp: float = 0.5) -> np.ndarray:
+    t = np.arange(int(seconds * rate)) / rate
+    return (amp * np.sin(2 * np.pi * freq * t)).astype(np.float32)
