@@ -52,6 +52,35 @@ def build_parser() -> argparse.ArgumentParser:
         "input_gain=32768, frontend=noss-logmel, sample_rate=16000, call=...",
     )
     p.add_argument(
+        "--source",
+        choices=("layout", "tfds"),
+        default="layout",
+        help="read datasets from their official layouts under --data-dir (default) or "
+        "from prepared TFDS datasets under --tfds-data-dir",
+    )
+    p.add_argument(
+        "--tfds-data-dir",
+        type=Path,
+        metavar="DIR",
+        help="TFDS data_dir holding prepared crema_d, speech_commands, voxceleb, savee, "
+        "voxforge, dementiabank (never downloads)",
+    )
+    p.add_argument(
+        "--protocol",
+        choices=("noss-eval", "noss"),
+        default="noss-eval",
+        help="noss-eval: pick the probe configuration on validation, score test once "
+        "(default); noss: Google's grid, best test accuracy as in the papers",
+    )
+    p.add_argument(
+        "--task-file",
+        type=Path,
+        action="append",
+        default=[],
+        metavar="YAML",
+        help="a custom task: folder of audio + CSV (see README); repeatable",
+    )
+    p.add_argument(
         "--data-dir",
         type=Path,
         metavar="DIR",
@@ -135,13 +164,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
 
 
-def _config(args: argparse.Namespace, embedder: str, data_dir: Path, **overrides):
+def _config(args: argparse.Namespace, embedder: str, data_dir: Path | None, **overrides):
     from noss_eval.embedder import parse_options
     from noss_eval.runner import DEFAULT_CACHE, RunConfig
 
     return RunConfig(
         embedder=embedder,
-        data_dir=data_dir.expanduser(),
+        data_dir=data_dir.expanduser() if data_dir else None,
+        source=args.source,
+        tfds_data_dir=args.tfds_data_dir,
+        protocol=args.protocol,
         embedder_options=parse_options(args.embedder_option),
         tasks=tuple(t.strip() for t in args.tasks.split(",") if t.strip()),
         cache_dir=args.cache_dir or DEFAULT_CACHE,
@@ -156,16 +188,25 @@ def _config(args: argparse.Namespace, embedder: str, data_dir: Path, **overrides
 
 
 def run_eval(args: argparse.Namespace) -> int:
+    from noss_eval.custom_task import load_task_file
     from noss_eval.report import format_table
     from noss_eval.runner import run
+    from noss_eval.tasks import BUILTIN_TASKS
 
     if not args.embedder:
         raise NossError("--embedder is required (or use --demo); see --help")
-    if args.data_dir is None:
+    custom = {t.name: t for t in map(load_task_file, args.task_file)}
+    if args.source == "tfds":
+        if args.tfds_data_dir is None or not args.tfds_data_dir.expanduser().is_dir():
+            raise NossError(f"--tfds-data-dir: no such directory: {args.tfds_data_dir}")
+    elif args.data_dir is None and not custom:
         raise NossError("--data-dir is required: the folder holding the datasets")
-    if not args.data_dir.expanduser().is_dir():
+    if args.data_dir is not None and not args.data_dir.expanduser().is_dir():
         raise NossError(f"--data-dir: no such directory: {args.data_dir}")
-    rows = run(_config(args, args.embedder, args.data_dir))
+    if custom and not args.tasks:
+        args.tasks = ",".join(custom)
+    config = _config(args, args.embedder, args.data_dir)
+    rows = run(config, {**BUILTIN_TASKS, **custom})
     print(format_table(rows))
     if args.leaderboard:
         print(f"leaderboard: {args.leaderboard}")
@@ -183,7 +224,7 @@ def run_demo(args: argparse.Namespace) -> int:
         args.cache_dir = args.cache_dir or Path(tmp) / "cache"
         log.info("demo: writing SYNTHETIC audio in the five official layouts under %s", data_dir)
         write_all(data_dir, seed=args.seed)
-        rows = run(_config(args, args.embedder or "dsp", data_dir, data_source="synthetic-demo"))
+        rows = run(_config(args, args.embedder or "dsp", data_dir, data_label="synthetic-demo"))
     print(format_table(rows))
     print(f"leaderboard: {args.leaderboard}")
     print(

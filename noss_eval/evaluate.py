@@ -3,32 +3,36 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
 from noss_eval.extract import Extraction
-from noss_eval.probes import FAMILIES, Part, ProbeConfig, Selection, default_grid, select_and_test
+from noss_eval.probes import FAMILIES, PROTOCOLS, Part, Protocol, Selection, select_and_test
+from noss_eval.stats import bootstrap_interval
 from noss_eval.task import Task
-
-GridFn = Callable[[bool], Sequence[ProbeConfig]]
 
 
 @dataclass(frozen=True)
 class ProbeOutcome:
     probe: str
     config: str
-    validation_accuracy: float
-    accuracy: float
-    balanced_accuracy: float
+    validation_accuracy: float | None
+    metrics: dict[str, float]  # test metrics, averaged over folds for cross-validated tasks
+    accuracy_ci: tuple[float, float]
     n_train: int
     n_validation: int
     n_test: int
+    test_ids: tuple[str, ...]  # every test clip once, in the order of `correct`
+    correct: np.ndarray
 
 
-def _part(ex: Extraction, splits: Sequence[str]) -> Part:
-    rows = [i for i, c in enumerate(ex.clips) if c.split in splits]
+def _rows(ex: Extraction, splits: Sequence[str]) -> list[int]:
+    return [i for i, c in enumerate(ex.clips) if c.split in splits]
+
+
+def _part(ex: Extraction, rows: list[int]) -> Part:
     return Part(
         ex.embeddings[rows],
         np.array([ex.clips[i].label for i in rows]),
@@ -52,37 +56,56 @@ def rounds(task: Task) -> list[tuple[tuple[str, ...], str, str]]:
 
 
 def evaluate_task(
-    task: Task, ex: Extraction, seed: int, grid: GridFn = default_grid
+    task: Task, ex: Extraction, seed: int, protocol: Protocol = PROTOCOLS["noss-eval"]
 ) -> list[ProbeOutcome]:
     with_speakers = any(c.speaker is not None for c in ex.clips)
-    configs = list(grid(with_speakers))
+    configs = protocol.grid(with_speakers)
     outcomes = []
     for family in FAMILIES:
-        family_grid = [c for c in configs if c.family == family]
-        if not family_grid:
+        grid = [c for c in configs if c.family == family]
+        if not grid:
             continue
-        picks: list[Selection] = []
-        sizes = []
+        picks, sizes, test_ids, correct = [], [], [], []
         for train_splits, val, test in rounds(task):
-            train, validation, held = _part(ex, train_splits), _part(ex, [val]), _part(ex, [test])
-            picks.append(select_and_test(family_grid, train, validation, held, seed))
-            sizes.append((len(train.y), len(validation.y), len(held.y)))
-        outcomes.append(_summarise(family, picks, sizes))
+            test_rows = _rows(ex, [test])
+            held = _part(ex, test_rows)
+            pick = select_and_test(
+                grid,
+                _part(ex, _rows(ex, train_splits)),
+                _part(ex, _rows(ex, [val])),
+                held,
+                seed,
+                protocol.select_on,
+            )
+            picks.append(pick)
+            sizes.append((len(_rows(ex, train_splits)), len(_rows(ex, [val])), len(test_rows)))
+            test_ids += [ex.clips[i].clip_id for i in test_rows]
+            correct.append(pick.test.y_pred == held.y)
+        outcomes.append(_summarise(family, picks, sizes, test_ids, np.concatenate(correct), seed))
     return outcomes
 
 
 def _summarise(
-    family: str, picks: list[Selection], sizes: list[tuple[int, int, int]]
+    family: str,
+    picks: list[Selection],
+    sizes: list[tuple[int, int, int]],
+    test_ids: list[str],
+    correct: np.ndarray,
+    seed: int,
 ) -> ProbeOutcome:
     chosen = Counter(p.config.label for p in picks)
     config = ";".join(f"{label} x{n}" if len(picks) > 1 else label for label, n in chosen.items())
+    names = picks[0].test.metrics.keys()
+    val = [p.validation_accuracy for p in picks if p.validation_accuracy is not None]
     return ProbeOutcome(
         probe=family,
         config=config,
-        validation_accuracy=float(np.mean([p.validation_accuracy for p in picks])),
-        accuracy=float(np.mean([p.test["accuracy"] for p in picks])),
-        balanced_accuracy=float(np.mean([p.test["balanced_accuracy"] for p in picks])),
+        validation_accuracy=float(np.mean(val)) if val else None,
+        metrics={m: float(np.mean([p.test.metrics[m] for p in picks])) for m in names},
+        accuracy_ci=bootstrap_interval(correct, seed=seed),
         n_train=int(round(np.mean([s[0] for s in sizes]))),
         n_validation=int(round(np.mean([s[1] for s in sizes]))),
         n_test=int(sum(s[2] for s in sizes)),
+        test_ids=tuple(test_ids),
+        correct=correct,
     )

@@ -3,25 +3,21 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 from tqdm.auto import tqdm
 
-from noss_eval.audio import PREPROCESSING_VERSION, load_audio
+from noss_eval.audio import PREPROCESSING_VERSION
 from noss_eval.cache import EmbeddingCache
 from noss_eval.embedder import Embedder, fingerprint
 from noss_eval.errors import AudioError, NossError
+from noss_eval.sources import AudioStream, file_stream
 from noss_eval.task import Clip
 
 log = logging.getLogger(__name__)
-AudioLoader = Callable[[Clip, int], np.ndarray]
 POOLING = "mean-over-frames"
-
-
-def load_clip(clip: Clip, sample_rate: int) -> np.ndarray:
-    return load_audio(clip.path, sample_rate, clip.start, clip.duration)
 
 
 @dataclass
@@ -61,11 +57,11 @@ def extract(
     *,
     strict: bool = False,
     progress: bool = True,
-    load: AudioLoader = load_clip,
+    stream: AudioStream = file_stream,
     flush_every: int = 1000,
 ) -> Extraction:
-    """Embed every clip (cache first), split by split. Unreadable audio is logged and counted,
-    or raised with `strict`."""
+    """Embed every clip (cache first), split by split; `task_name` namespaces the cache.
+    Unreadable audio is logged and counted, or raised with `strict`."""
     key = fingerprint(embedder)
     preprocessing = f"{PREPROCESSING_VERSION}|{POOLING}|{embedder.sample_rate}"
     vectors: dict[str, np.ndarray] = {}
@@ -76,22 +72,25 @@ def extract(
         in_split = [(c, cache_key(c)) for c in clips if c.split == split]
         todo = [(c, k) for c, k in in_split if k not in stored]
         result.cache_hits += len(in_split) - len(todo)
+        keys = {c.clip_id: k for c, k in todo}
+        decoded = stream([c for c, _ in todo], embedder.sample_rate)
         bar = tqdm(
-            todo,
+            decoded,
+            total=len(todo),
             desc=f"{task_name}/{split}",
             unit="clip",
             disable=not progress or not todo,
             leave=False,
         )
-        for n, (clip, k) in enumerate(bar, 1):
-            try:
-                stored[k] = pool(embedder.embed(load(clip, embedder.sample_rate)), clip)
-                result.computed += 1
-            except AudioError as exc:
+        for n, (clip, waveform) in enumerate(bar, 1):
+            if isinstance(waveform, AudioError):
                 if strict:
-                    raise
-                log.warning("unreadable audio skipped: %s", exc)
-                result.failed.append((clip, str(exc)))
+                    raise waveform
+                log.warning("unreadable audio skipped: %s", waveform)
+                result.failed.append((clip, str(waveform)))
+            else:
+                stored[keys[clip.clip_id]] = pool(embedder.embed(waveform), clip)
+                result.computed += 1
             if n % flush_every == 0:
                 cache.save(path, stored)
         if todo and len(stored):

@@ -6,6 +6,8 @@ import csv
 from pathlib import Path
 
 from noss_eval.errors import NossError
+from noss_eval.splits import TFDS_SPLIT_PROBS, group_split
+from noss_eval.task import Clip
 
 AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".mp3")
 
@@ -39,3 +41,16 @@ def pick_column(path: Path, row: dict[str, str], *candidates: str) -> str:
         if name in row:
             return name
     raise NossError(f"{path}: no column named {' or '.join(candidates)} (has {', '.join(row)})")
+
+
+def split_by_speaker(
+    root: Path,
+    entries: list[tuple[Path, str, str]],
+    probs: tuple[tuple[str, float], ...] = TFDS_SPLIT_PROBS,
+) -> list[Clip]:
+    """Clips from `(path, label, speaker)` with speakers assigned to splits the TFDS way."""
+    split_of = group_split((speaker for _, _, speaker in entries), probs)
+    return [
+        Clip(clip_id(root, path), path, label, split_of[speaker], speaker=speaker)
+        for path, label, speaker in entries
+    ]

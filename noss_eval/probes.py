@@ -1,22 +1,28 @@
 """Linear probes on frozen embeddings: configurations, normalisations, selection, scoring.
 
-A probe family (`logistic`, `lda`) is a list of configurations (classifier settings x L2 on/off x
-per-speaker normalisation on/off). Each is fit on train and scored on validation; the best is
-scored on test once. Cross-validated tasks repeat this per fold and average.
+A protocol is data: a grid of configurations (classifier settings x L2 on/off x per-speaker
+normalisation on/off) and the split the best one is chosen on.
+
+- `noss-eval` (default): logistic regression (standardised, C in {0.1, 1, 10}) and LDA; the best
+  configuration on validation is scored on test once.
+- `noss`: Google's NOSS sklearn grid - LogisticRegression(C=1e5, lbfgs), the same with
+  class_weight='balanced', LDA(lsqr, shrinkage='auto') - reporting the best *test* accuracy over
+  the grid, as the TRILL/FRILL papers did.
 """
 
 from __future__ import annotations
 
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 from sklearn.discriminant_analysis import LinearDiscriminantAnalysis
 from sklearn.linear_model import LogisticRegression
-from sklearn.metrics import accuracy_score, balanced_accuracy_score
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
+
+from noss_eval.stats import classification_metrics
 
 FAMILIES = ("logistic", "lda")
 
@@ -27,32 +33,60 @@ class ProbeConfig:
     l2: bool = False
     speaker_norm: bool = False
     C: float = 1.0
+    class_weight: str | None = None
+    standardize: bool = True
 
     @property
     def label(self) -> str:
         parts = [self.family]
         if self.family == "logistic":
             parts.append(f"C={self.C:g}")
+            parts += [f"cw={self.class_weight}"] * (self.class_weight is not None)
         parts += ["l2"] * self.l2 + ["spk-norm"] * self.speaker_norm
         return "+".join(parts)
+
+
+def _normalisations(with_speakers: bool) -> list[tuple[bool, bool]]:
+    return [(l2, s) for l2 in (False, True) for s in ((False, True) if with_speakers else (False,))]
 
 
 def default_grid(
     with_speakers: bool, c_values: Sequence[float] = (0.1, 1.0, 10.0)
 ) -> list[ProbeConfig]:
-    spk = (False, True) if with_speakers else (False,)
-    grid = [
-        ProbeConfig("logistic", l2, s, c) for c in c_values for l2 in (False, True) for s in spk
+    norms = _normalisations(with_speakers)
+    return [ProbeConfig("logistic", l2, s, c) for c in c_values for l2, s in norms] + [
+        ProbeConfig("lda", l2, s) for l2, s in norms
     ]
-    grid += [ProbeConfig("lda", l2, s) for l2 in (False, True) for s in spk]
-    return grid
+
+
+def noss_grid(with_speakers: bool) -> list[ProbeConfig]:
+    norms = _normalisations(with_speakers)
+    return [
+        ProbeConfig("logistic", l2, s, 1e5, cw, standardize=False)
+        for cw in (None, "balanced")
+        for l2, s in norms
+    ] + [ProbeConfig("lda", l2, s) for l2, s in norms]
+
+
+@dataclass(frozen=True)
+class Protocol:
+    name: str
+    grid: Callable[[bool], list[ProbeConfig]]
+    select_on: str  # "validation" (test scored once) or "test" (paper mode)
+
+
+PROTOCOLS = {
+    "noss-eval": Protocol("noss-eval", default_grid, "validation"),
+    "noss": Protocol("noss", noss_grid, "test"),
+}
 
 
 def make_classifier(cfg: ProbeConfig, seed: int):
     if cfg.family == "logistic":
-        return make_pipeline(
-            StandardScaler(), LogisticRegression(C=cfg.C, max_iter=2000, random_state=seed)
+        lr = LogisticRegression(
+            C=cfg.C, class_weight=cfg.class_weight, solver="lbfgs", max_iter=2000, random_state=seed
         )
+        return make_pipeline(StandardScaler(), lr) if cfg.standardize else lr
     if cfg.family == "lda":
         return LinearDiscriminantAnalysis(solver="lsqr", shrinkage="auto")
     raise ValueError(f"unknown probe family '{cfg.family}'")
@@ -92,36 +126,46 @@ class Part:
         return normalise(self.x, self.speakers, cfg)
 
 
-def metrics(y_true: np.ndarray, y_pred: np.ndarray) -> dict[str, float]:
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # classes predicted that never occur in y_true
-        return {
-            "accuracy": float(accuracy_score(y_true, y_pred)),
-            "balanced_accuracy": float(balanced_accuracy_score(y_true, y_pred)),
-        }
+@dataclass(frozen=True)
+class Scored:
+    metrics: dict[str, float]
+    y_pred: np.ndarray
 
 
-def fit_score(cfg: ProbeConfig, train: Part, evaluate: Part, seed: int) -> dict[str, float]:
+def fit_score(cfg: ProbeConfig, train: Part, evaluate: Part, seed: int) -> Scored:
     model = make_classifier(cfg, seed)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # convergence and collinearity warnings on tiny sets
         model.fit(train.prepared(cfg), train.y)
-    return metrics(evaluate.y, model.predict(evaluate.prepared(cfg)))
+        x = evaluate.prepared(cfg)
+        y_pred = model.predict(x)
+        scores = None
+        if len(model.classes_) == 2:
+            scores = model.predict_proba(x)[:, 1]
+    return Scored(classification_metrics(evaluate.y, y_pred, scores), y_pred)
 
 
 @dataclass(frozen=True)
 class Selection:
     config: ProbeConfig
-    validation_accuracy: float
-    test: dict[str, float]
+    validation_accuracy: float | None
+    test: Scored
 
 
 def select_and_test(
-    grid: Sequence[ProbeConfig], train: Part, validation: Part, test: Part, seed: int
+    grid: Sequence[ProbeConfig],
+    train: Part,
+    validation: Part,
+    test: Part,
+    seed: int,
+    select_on: str = "validation",
 ) -> Selection:
-    """Best configuration on validation (first in grid order wins ties), then test once."""
-    scored = [
-        (fit_score(cfg, train, validation, seed)["accuracy"], i) for i, cfg in enumerate(grid)
-    ]
-    best_acc, best_i = max(scored, key=lambda t: (t[0], -t[1]))
-    return Selection(grid[best_i], best_acc, fit_score(grid[best_i], train, test, seed))
+    """Pick the configuration with the best accuracy on `select_on` (first in grid order wins
+    ties). With "validation" the test split is scored once, for the chosen configuration."""
+    if select_on == "test":
+        scored = [fit_score(cfg, train, test, seed) for cfg in grid]
+        best = max(range(len(grid)), key=lambda i: (scored[i].metrics["accuracy"], -i))
+        return Selection(grid[best], None, scored[best])
+    val = [fit_score(cfg, train, validation, seed).metrics["accuracy"] for cfg in grid]
+    best = max(range(len(grid)), key=lambda i: (val[i], -i))
+    return Selection(grid[best], val[best], fit_score(grid[best], train, test, seed))

@@ -16,6 +16,7 @@ import numpy as np
 import yaml
 
 from noss_eval.errors import NossError
+from noss_eval.stats import paired_bootstrap
 
 COLUMNS = (
     "embedder",
@@ -25,8 +26,14 @@ COLUMNS = (
     "probe",
     "protocol",
     "headline_metric",
+    "headline_score",
     "accuracy",
+    "accuracy_ci_low",
+    "accuracy_ci_high",
     "balanced_accuracy",
+    "macro_f1",
+    "auc",
+    "eer",
     "validation_accuracy",
     "config",
     "n_train",
@@ -35,14 +42,18 @@ COLUMNS = (
     "failed_clips",
     "reference",
     "reference_accuracy",
+    "reference_protocol",
     "delta",
+    "delta_ci_low",
+    "delta_ci_high",
+    "delta_p_value",
     "reference_source",
     "seed",
     "data_source",
     "run_id",
     "noss_eval_version",
     "created",
-)
+)  # all metrics in percent; delta in accuracy points
 KEY = ("embedder", "embedder_fingerprint", "task", "probe", "protocol")
 
 
@@ -53,9 +64,10 @@ def published_reference(name: str = "trill") -> tuple[dict[str, float], str]:
 
 
 def attach_reference(
-    rows: list[dict[str, Any]], reference_rows: Sequence[dict[str, Any]] | None
+    rows: list[dict[str, Any]], reference_rows: Sequence[dict[str, Any]] | None, seed: int = 0
 ) -> None:
-    """Fill reference columns: the same run's reference embedder if given, else published TRILL."""
+    """Fill reference columns: the same run's reference embedder if given (with a paired
+    bootstrap of the accuracy difference on the same test clips), else published TRILL."""
     if reference_rows:
         measured = {(r["task"], r["probe"]): r for r in reference_rows}
         for row in rows:
@@ -64,8 +76,10 @@ def attach_reference(
                 row.update(
                     reference=ref["embedder"],
                     reference_accuracy=ref["accuracy"],
+                    reference_protocol=ref["protocol"],
                     reference_source=f"measured in this run ({ref['embedder_sha256'][:12]})",
                 )
+                row.update(_paired(row, ref, seed))
     else:
         published, source = published_reference()
         for row in rows:
@@ -73,11 +87,32 @@ def attach_reference(
                 row.update(
                     reference="trill",
                     reference_accuracy=published[row["task"]],
+                    reference_protocol="noss",
                     reference_source=source,
                 )
     for row in rows:
         if row.get("reference_accuracy") not in (None, ""):
             row["delta"] = round(float(row["accuracy"]) - float(row["reference_accuracy"]), 3)
+
+
+def _paired(row: dict[str, Any], ref: dict[str, Any], seed: int) -> dict[str, float]:
+    if "_correct" not in row or "_correct" not in ref:
+        return {}
+    ref_by_id = dict(zip(ref["_test_ids"], ref["_correct"], strict=True))
+    pairs = [
+        (c, ref_by_id[i])
+        for i, c in zip(row["_test_ids"], row["_correct"], strict=True)
+        if i in ref_by_id
+    ]
+    if not pairs:
+        return {}
+    a, b = (np.array(x) for x in zip(*pairs, strict=True))
+    _, low, high, p = paired_bootstrap(a, b, seed=seed)
+    return {
+        "delta_ci_low": round(100 * low, 3),
+        "delta_ci_high": round(100 * high, 3),
+        "delta_p_value": round(p, 4),
+    }
 
 
 def average_delta(rows: Iterable[dict[str, Any]], probe: str) -> float | None:
@@ -105,7 +140,8 @@ def read_leaderboard(path: Path) -> list[dict[str, str]]:
 def merge_leaderboard(path: Path, rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
     """Replace rows with the same (embedder, fingerprint, task, probe, protocol); keep the rest."""
     new_keys = {_key(r) for r in rows}
-    merged = [r for r in read_leaderboard(path) if _key(r) not in new_keys] + list(rows)
+    public = [{k: v for k, v in r.items() if not k.startswith("_")} for r in rows]
+    merged = [r for r in read_leaderboard(path) if _key(r) not in new_keys] + public
     extra = sorted({k for r in merged for k in r} - set(COLUMNS))
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=[*COLUMNS, *extra], restval="", lineterminator="\n")

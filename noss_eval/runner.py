@@ -17,8 +17,10 @@ from noss_eval.embedder import Embedder, fingerprint, resolve_embedder
 from noss_eval.errors import NossError
 from noss_eval.evaluate import evaluate_task
 from noss_eval.extract import extract
+from noss_eval.probes import PROTOCOLS
 from noss_eval.report import append_run_record, attach_reference, merge_leaderboard
-from noss_eval.task import Clip, Task, validate_clips
+from noss_eval.sources import Dataset, open_dataset
+from noss_eval.task import Clip, Task
 from noss_eval.tasks import BUILTIN_TASKS
 
 log = logging.getLogger(__name__)
@@ -28,7 +30,7 @@ DEFAULT_CACHE = Path("~/.cache/noss-eval").expanduser()
 @dataclass(frozen=True)
 class RunConfig:
     embedder: str
-    data_dir: Path
+    data_dir: Path | None = None
     embedder_options: Mapping[str, Any] = field(default_factory=dict)
     tasks: tuple[str, ...] = ()
     cache_dir: Path = DEFAULT_CACHE
@@ -39,7 +41,9 @@ class RunConfig:
     strict: bool = False
     progress: bool = True
     protocol: str = "noss-eval"
-    data_source: str = "layout"
+    source: str = "layout"
+    tfds_data_dir: Path | None = None
+    data_label: str = ""  # recorded in the data_source column; defaults to the source
 
 
 def select_tasks(
@@ -51,31 +55,28 @@ def select_tasks(
     return [registry[n] for n in names] if names else list(registry.values())
 
 
-def read_task(task: Task, data_dir: Path) -> list[Clip] | None:
-    """The task's validated clips, or None (with one log line) when the dataset is absent."""
-    root = data_dir / task.dataset_dir
-    if not root.is_dir():
-        log.warning("skip %s: no dataset at %s (put %s there)", task.name, root, task.layout)
-        return None
-    clips = task.read(root)
-    validate_clips(task, clips)
-    return clips
-
-
 def describe_split_sizes(clips: list[Clip]) -> str:
     counts = Counter(c.split for c in clips)
     return ", ".join(f"{split} {n}" for split, n in sorted(counts.items()))
 
 
 def score_task(
-    task: Task,
-    clips: list[Clip],
+    data: Dataset,
     embedder: Embedder,
     config: RunConfig,
     cache: EmbeddingCache,
     stamp: dict[str, Any],
 ) -> list[dict[str, Any]]:
-    ex = extract(embedder, task.name, clips, cache, strict=config.strict, progress=config.progress)
+    task, clips = data.task, data.clips
+    ex = extract(
+        embedder,
+        data.cache_namespace,
+        clips,
+        cache,
+        stream=data.stream,
+        strict=config.strict,
+        progress=config.progress,
+    )
     log.info(
         "%s [%s]: %d clips (%s); cache hits %d, computed %d, unreadable %d",
         task.name,
@@ -87,25 +88,39 @@ def score_task(
         len(ex.failed),
     )
     rows = []
-    for outcome in evaluate_task(task, ex, config.seed):
-        row = {
-            "embedder": embedder.name,
-            "embedder_sha256": embedder.model_sha256,
-            "embedder_fingerprint": fingerprint(embedder),
-            "task": task.name,
-            "headline_metric": task.headline,
-            **asdict(outcome),
-            "failed_clips": len(ex.failed),
-            **stamp,
-        }
-        for metric in ("accuracy", "balanced_accuracy", "validation_accuracy"):
-            row[metric] = round(100.0 * row[metric], 3)
-        rows.append(row)
+    for outcome in evaluate_task(task, ex, config.seed, PROTOCOLS[config.protocol]):
+        percent = {m: round(100.0 * v, 3) for m, v in outcome.metrics.items()}
+        val = outcome.validation_accuracy
+        rows.append(
+            {
+                "embedder": embedder.name,
+                "embedder_sha256": embedder.model_sha256,
+                "embedder_fingerprint": fingerprint(embedder),
+                "task": task.name,
+                "probe": outcome.probe,
+                "headline_metric": task.headline,
+                "headline_score": percent[task.headline],
+                **percent,
+                "accuracy_ci_low": round(100.0 * outcome.accuracy_ci[0], 3),
+                "accuracy_ci_high": round(100.0 * outcome.accuracy_ci[1], 3),
+                "validation_accuracy": "" if val is None else round(100.0 * val, 3),
+                "config": outcome.config,
+                "n_train": outcome.n_train,
+                "n_validation": outcome.n_validation,
+                "n_test": outcome.n_test,
+                "failed_clips": len(ex.failed),
+                "_test_ids": outcome.test_ids,
+                "_correct": outcome.correct,
+                **stamp,
+            }
+        )
     return rows
 
 
 def run(config: RunConfig, registry: Mapping[str, Task] = BUILTIN_TASKS) -> list[dict[str, Any]]:
     """Evaluate `config.embedder` (and the reference, if any) on every selected task present."""
+    if config.protocol not in PROTOCOLS:
+        raise NossError(f"--protocol: '{config.protocol}' is not one of {', '.join(PROTOCOLS)}")
     tasks = select_tasks(config.tasks, registry)
     embedder = resolve_embedder(config.embedder, config.embedder_options)
     reference = (
@@ -116,7 +131,7 @@ def run(config: RunConfig, registry: Mapping[str, Task] = BUILTIN_TASKS) -> list
     stamp = {
         "protocol": config.protocol,
         "seed": config.seed,
-        "data_source": config.data_source,
+        "data_source": config.data_label or config.source,
         "run_id": run_id,
         "noss_eval_version": __version__,
         "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
@@ -124,18 +139,18 @@ def run(config: RunConfig, registry: Mapping[str, Task] = BUILTIN_TASKS) -> list
     rows: list[dict[str, Any]] = []
     ref_rows: list[dict[str, Any]] = []
     for task in tasks:
-        clips = read_task(task, config.data_dir)
-        if clips is None:
+        data = open_dataset(task, config.source, config.data_dir, config.tfds_data_dir)
+        if data is None:
             continue
-        rows += score_task(task, clips, embedder, config, cache, stamp)
+        rows += score_task(data, embedder, config, cache, stamp)
         if reference is not None:
-            ref_rows += score_task(task, clips, reference, config, cache, stamp)
+            ref_rows += score_task(data, reference, config, cache, stamp)
     if not rows:
+        where = config.tfds_data_dir if config.source == "tfds" else config.data_dir
         raise NossError(
-            f"--data-dir: no dataset found under {config.data_dir} for tasks "
-            f"{', '.join(t.name for t in tasks)}"
+            f"no dataset found under {where} for tasks {', '.join(t.name for t in tasks)}"
         )
-    attach_reference(rows, ref_rows or None)
+    attach_reference(rows, ref_rows or None, config.seed)
     attach_reference(ref_rows, None)
     if config.leaderboard is not None:
         merge_leaderboard(config.leaderboard, rows + ref_rows)

@@ -25,6 +25,19 @@ class Clip:
     duration: float | None = None
 
 
+def _same(label: str) -> str:
+    return label
+
+
+@dataclass(frozen=True)
+class TfdsSpec:
+    """How the TFDS builder of the same dataset maps onto the task."""
+
+    name: str
+    speaker_key: str | None = "speaker_id"
+    label: Callable[[str], str] = _same  # ClassLabel string -> task label
+
+
 @dataclass(frozen=True)
 class Task:
     """A benchmark task. `read(root)` lists the clips of the dataset unpacked at `root`."""
@@ -38,7 +51,8 @@ class Task:
     folds: tuple[str, ...] = ()  # non-empty: cross-validation over these folds
     headline: str = "accuracy"
     notes: str = ""
-    tfds_name: str | None = None
+    tfds: TfdsSpec | None = None
+    root: Path | None = None  # fixed location (custom tasks); else <data-dir>/<dataset_dir>
 
     @property
     def split_names(self) -> tuple[str, ...]:

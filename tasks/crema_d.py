@@ -3,9 +3,8 @@
 from pathlib import Path
 
 from noss_eval.errors import NossError
-from noss_eval.layout import audio_files, clip_id, require
-from noss_eval.splits import group_split
-from noss_eval.task import Clip, Task
+from noss_eval.layout import audio_files, require, split_by_speaker
+from noss_eval.task import Clip, Task, TfdsSpec
 
 
 def read(root: Path) -> list[Clip]:
@@ -14,11 +13,9 @@ def read(root: Path) -> list[Clip]:
     bad = next((f for f, parts in zip(files, fields, strict=True) if len(parts) != 4), None)
     if bad:
         raise NossError(f"{bad}: expected <actor>_<sentence>_<emotion>_<level>.wav")
-    split_of = group_split(parts[0] for parts in fields)
-    return [
-        Clip(clip_id(root, f), f, parts[2], split_of[parts[0]], speaker=parts[0])
-        for f, parts in zip(files, fields, strict=True)
-    ]
+    return split_by_speaker(
+        root, [(f, parts[2], parts[0]) for f, parts in zip(files, fields, strict=True)]
+    )
 
 
 TASK = Task(
@@ -28,6 +25,6 @@ TASK = Task(
     labels=("NEU", "HAP", "SAD", "ANG", "FEA", "DIS"),
     read=read,
     layout="AudioWAV/<actor>_<sentence>_<emotion>_<level>.wav",
-    tfds_name="crema_d",
+    tfds=TfdsSpec("crema_d"),
     notes="speakers sorted, RandomState(0) shuffle, 70/10/20 (as tfds crema_d)",
 )

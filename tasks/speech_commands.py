@@ -11,7 +11,7 @@ from pathlib import Path
 import soundfile as sf
 
 from noss_eval.layout import audio_files, clip_id, require
-from noss_eval.task import Clip, Task
+from noss_eval.task import Clip, Task, TfdsSpec
 
 WORDS = ("yes", "no", "up", "down", "left", "right", "on", "off", "stop", "go")
 SILENCE, UNKNOWN, NOISE = "_silence_", "_unknown_", "_background_noise_"
@@ -71,6 +71,6 @@ TASK = Task(
     read=read,
     layout="<word>/*.wav, validation_list.txt, testing_list.txt, _background_noise_/ "
     "(optional test_set/ from the official test archive)",
-    tfds_name="speech_commands",
+    tfds=TfdsSpec("speech_commands", speaker_key=None),
     notes="split by the official lists, which are speaker-disjoint by hashing",
 )

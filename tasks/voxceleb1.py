@@ -4,7 +4,7 @@ from pathlib import Path
 
 from noss_eval.errors import NossError
 from noss_eval.layout import require
-from noss_eval.task import Clip, Task
+from noss_eval.task import Clip, Task, TfdsSpec
 
 SPLIT_CODES = {"1": "train", "2": "validation", "3": "test"}
 
@@ -24,6 +24,11 @@ def read(root: Path) -> list[Clip]:
     return clips
 
 
+def tfds_label(label: str) -> str:
+    """TFDS `voxceleb` stores `int(speaker_id[3:])`: 1 for id10001."""
+    return f"id1{int(label):04d}"
+
+
 TASK = Task(
     name="voxceleb1",
     title="VoxCeleb1 speaker identification",
@@ -31,6 +36,6 @@ TASK = Task(
     labels=tuple(f"id{10001 + i}" for i in range(1251)),
     read=read,
     layout="wav/idXXXXX/<video>/<n>.wav and iden_split.txt (1 train, 2 validation, 3 test)",
-    tfds_name="voxceleb",
+    tfds=TfdsSpec("voxceleb", speaker_key=None, label=tfds_label),
     notes="speaker id: every split holds the same speakers, split by video as in iden_split.txt",
 )

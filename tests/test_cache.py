@@ -57,5 +57,11 @@ def test_unreadable_audio_is_counted_or_fatal_with_strict(tmp_path, crema):
     assert [c.path for c, _ in result.failed] == [crema[0].path]
     assert len(result.clips) == len(crema) - 1
     with pytest.raises(AudioError, match=crema[0].path.name):
-        extract(DspEmbedder(), "crema_d", crema, EmbeddingCache(tmp_path / "c2"), strict=True,
-                progress=False)
+        extract(
+            DspEmbedder(),
+            "crema_d",
+            crema,
+            EmbeddingCache(tmp_path / "c2"),
+            strict=True,
+            progress=False,
+        )

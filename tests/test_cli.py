@@ -11,8 +11,13 @@ from noss_eval.cli import main
 
 
 def cli(*args, cwd=None):
-    return subprocess.run([sys.executable, "-m", "noss_eval", *args], capture_output=True,
-                          text=True, cwd=cwd, timeout=600)
+    return subprocess.run(
+        [sys.executable, "-m", "noss_eval", *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        timeout=600,
+    )
 
 
 def test_help_teaches_the_main_uses():
@@ -34,8 +39,13 @@ def test_demo_runs_everything_and_says_it_is_synthetic(tmp_path):
     assert result.returncode == 0, result.stderr
     assert "synthetic" in result.stdout
     rows = list(csv.DictReader((tmp_path / "noss-eval-demo.csv").open()))
-    assert {r["task"] for r in rows} == {"voxceleb1", "crema_d", "speech_commands", "mask",
-                                         "esc50_hs"}
+    assert {r["task"] for r in rows} == {
+        "voxceleb1",
+        "crema_d",
+        "speech_commands",
+        "mask",
+        "esc50_hs",
+    }
     assert all(r["data_source"] == "synthetic-demo" and r["embedder"] == "dsp" for r in rows)
     assert all(float(r["accuracy"]) > 80 for r in rows)
 
@@ -54,14 +64,20 @@ def test_second_run_hits_the_cache(tmp_path, data, caplog):
     assert "cache hits 144, computed 0" in caplog.text
 
 
-@pytest.mark.parametrize("args, message", [
-    (["--embedder", "nope", "--data-dir", "."], "unknown embedder 'nope'"),
-    (["--embedder", "x.tflite", "--data-dir", "."], "no such file: x.tflite"),
-    (["--embedder", "dsp", "--data-dir", "/no/such/dir"], "--data-dir: no such directory"),
-    (["--embedder", "dsp"], "--data-dir is required"),
-    (["--embedder", "dsp", "--data-dir", ".", "--tasks", "crema"], "unknown task 'crema'"),
-    (["--embedder", "dsp", "--embedder-option", "oops", "--data-dir", "."], "expected KEY=VALUE"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--embedder", "nope", "--data-dir", "."], "unknown embedder 'nope'"),
+        (["--embedder", "x.tflite", "--data-dir", "."], "no such file: x.tflite"),
+        (["--embedder", "dsp", "--data-dir", "/no/such/dir"], "--data-dir: no such directory"),
+        (["--embedder", "dsp"], "--data-dir is required"),
+        (["--embedder", "dsp", "--data-dir", ".", "--tasks", "crema"], "unknown task 'crema'"),
+        (
+            ["--embedder", "dsp", "--embedder-option", "oops", "--data-dir", "."],
+            "expected KEY=VALUE",
+        ),
+    ],
+)
 def test_bad_input_is_one_line_and_exit_2(args, message, capsys):
     assert main(args) == 2
     err = capsys.readouterr().err.strip().splitlines()
@@ -70,8 +86,21 @@ def test_bad_input_is_one_line_and_exit_2(args, message, capsys):
 
 def test_missing_datasets_are_skipped_with_a_hint(tmp_path, data, caplog):
     board = tmp_path / "b.csv"
-    assert main(["--embedder", "dsp", "--data-dir", str(data), "--leaderboard", str(board),
-                 "--cache-dir", str(tmp_path / "c")]) == 0
+    assert (
+        main(
+            [
+                "--embedder",
+                "dsp",
+                "--data-dir",
+                str(data),
+                "--leaderboard",
+                str(board),
+                "--cache-dir",
+                str(tmp_path / "c"),
+            ]
+        )
+        == 0
+    )
     assert "skip voxceleb1: no dataset at" in caplog.text and "iden_split.txt" in caplog.text
     assert {r["task"] for r in csv.DictReader(board.open())} == {"crema_d"}
 

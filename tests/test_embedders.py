@@ -79,9 +79,11 @@ def test_trill_calling_convention(trill_like):
 
 def test_batched_and_logmel_calling_conventions(batched_like, logmel_like):
     assert SavedModelEmbedder(str(batched_like), call="batched_samples").embed(
-        tone(300, 1.0)).shape == (1, 16)
+        tone(300, 1.0)
+    ).shape == (1, 16)
     assert SavedModelEmbedder(str(logmel_like), call="logmel_windows").embed(
-        tone(300, 2.0)).shape == (1 + (1 + (32000 - 400) // 160 - 96) // 17, 8)
+        tone(300, 2.0)
+    ).shape == (1 + (1 + (32000 - 400) // 160 - 96) // 17, 8)
 
 
 def test_hub_handle_resolves_through_the_hub_cache(tmp_path, monkeypatch):

@@ -30,7 +30,9 @@ def test_l2_normalisation():
 def test_grid_has_speaker_norm_only_with_speakers():
     assert not any(c.speaker_norm for c in default_grid(False))
     assert {(c.family, c.l2, c.speaker_norm) for c in default_grid(True)} >= {
-        ("logistic", True, True), ("lda", False, True)}
+        ("logistic", True, True),
+        ("lda", False, True),
+    }
 
 
 def test_selection_uses_validation_not_test():
@@ -41,8 +43,11 @@ def test_selection_uses_validation_not_test():
         r = np.random.RandomState(seed)
         y = np.tile([0, 1], 10 * n_speakers)
         spk = np.repeat([f"s{seed}-{i}" for i in range(n_speakers)], 20)
-        x = (y[:, None] * 1.0 + 0.3 * r.randn(len(y), 2)
-             + offset_scale * np.repeat(r.randn(n_speakers, 2), 20, axis=0))
+        x = (
+            y[:, None] * 1.0
+            + 0.3 * r.randn(len(y), 2)
+            + offset_scale * np.repeat(r.randn(n_speakers, 2), 20, axis=0)
+        )
         return Part(x, y.astype(str), tuple(spk))
 
     train, validation = part(8, 5.0, 1), part(4, 5.0, 2)
@@ -55,8 +60,12 @@ def test_selection_uses_validation_not_test():
 def test_cross_validation_rounds_rotate_validation_fold():
     plan = rounds(BUILTIN_TASKS["esc50_hs"])
     assert [(val, test) for _, val, test in plan] == [
-        ("fold2", "fold1"), ("fold3", "fold2"), ("fold4", "fold3"), ("fold5", "fold4"),
-        ("fold1", "fold5")]
+        ("fold2", "fold1"),
+        ("fold3", "fold2"),
+        ("fold4", "fold3"),
+        ("fold5", "fold4"),
+        ("fold1", "fold5"),
+    ]
     for train, val, test in plan:
         assert len(train) == 3 and val not in train and test not in train
     assert rounds(BUILTIN_TASKS["crema_d"]) == [(("train",), "validation", "test")]

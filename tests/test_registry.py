@@ -5,7 +5,7 @@ import pytest
 from noss_eval.embedder import Embedder, parse_options, registry, resolve_embedder
 from noss_eval.errors import NossError
 
-PLUGIN = '''
+PLUGIN = """
 import numpy as np
 
 class Toy:
@@ -17,7 +17,7 @@ class Toy:
         return np.ones((2, self.settings["dim"]), np.float32) * waveform.mean()
 
 PRESET = {"kind": "toy", "dim": 5, "about": "a toy preset"}
-'''
+"""
 
 
 @pytest.fixture
@@ -28,15 +28,21 @@ def plugin(tmp_path, monkeypatch):
     info.mkdir()
     (info / "METADATA").write_text("Metadata-Version: 2.1\nName: toy-plugin\nVersion: 0.1\n")
     (info / "entry_points.txt").write_text(
-        "[noss_eval.embedders]\ntoy = toy_plugin:Toy\ntoy-five = toy_plugin:PRESET\n")
+        "[noss_eval.embedders]\ntoy = toy_plugin:Toy\ntoy-five = toy_plugin:PRESET\n"
+    )
     monkeypatch.syspath_prepend(str(tmp_path))
 
 
 def test_builtin_presets_and_kinds():
     kinds, presets = registry()
     assert {"tflite", "savedmodel", "dsp"} <= set(kinds)
-    assert {"trill", "trill-distilled", "frill", "frill-nofrontend",
-            *(f"trillsson{i}" for i in range(1, 6))} <= set(presets)
+    assert {
+        "trill",
+        "trill-distilled",
+        "frill",
+        "frill-nofrontend",
+        *(f"trillsson{i}" for i in range(1, 6)),
+    } <= set(presets)
     assert presets["trill"]["output"] == "layer19"
     assert presets["trill"]["call"] == "samples_and_rate"
     assert presets["frill-nofrontend"]["call"] == "logmel_windows"
@@ -56,10 +62,13 @@ def test_paths_pick_the_kind(dynamic_tflite, trill_like):
     assert resolve_embedder("dsp").name == "dsp"
 
 
-@pytest.mark.parametrize("spec, message", [
-    ("no-such-model", "unknown embedder 'no-such-model'"),
-    ("missing.tflite", "no such file: missing.tflite"),
-])
+@pytest.mark.parametrize(
+    "spec, message",
+    [
+        ("no-such-model", "unknown embedder 'no-such-model'"),
+        ("missing.tflite", "no such file: missing.tflite"),
+    ],
+)
 def test_bad_specs_are_one_line_errors(spec, message):
     with pytest.raises(NossError, match=message) as err:
         resolve_embedder(spec)
@@ -82,6 +91,10 @@ def test_bad_option_names_the_kind():
 
 def test_parse_options_types_values():
     assert parse_options(["output=layer19", "threads=2", "hop=0.25", "output-x=0"]) == {
-        "output": "layer19", "threads": 2, "hop": 0.25, "output_x": 0}
+        "output": "layer19",
+        "threads": 2,
+        "hop": 0.25,
+        "output_x": 0,
+    }
     with pytest.raises(NossError, match="expected KEY=VALUE"):
         parse_options(["threads"])

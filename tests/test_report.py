@@ -17,17 +17,33 @@ from noss_eval.report import (
 
 def row(embedder="m", task="crema_d", probe="logistic", accuracy=70.0, **extra):
     base = {c: "" for c in COLUMNS}
-    base.update(embedder=embedder, embedder_sha256="ab" * 32, embedder_fingerprint="f" * 64,
-                task=task, probe=probe, protocol="noss-eval", accuracy=accuracy,
-                balanced_accuracy=accuracy, n_test=10, config="lda")
+    base.update(
+        embedder=embedder,
+        embedder_sha256="ab" * 32,
+        embedder_fingerprint="f" * 64,
+        task=task,
+        probe=probe,
+        protocol="noss-eval",
+        accuracy=accuracy,
+        balanced_accuracy=accuracy,
+        n_test=10,
+        config="lda",
+    )
     base.update(extra)
     return base
 
 
 def test_published_reference_is_the_frill_paper_table():
     acc, source = published_reference()
-    assert acc == {"voxceleb1": 46.8, "speech_commands": 81.7, "crema_d": 65.9, "mask": 65.8,
-                   "esc50_hs": 86.4, "voxforge": 84.5, "savee": 70.0}
+    assert acc == {
+        "voxceleb1": 46.8,
+        "speech_commands": 81.7,
+        "crema_d": 65.9,
+        "mask": 65.8,
+        "esc50_hs": 86.4,
+        "voxforge": 84.5,
+        "savee": 70.0,
+    }
     assert "FRILL" in source
 
 
@@ -53,7 +69,8 @@ def test_merge_replaces_same_key_and_keeps_others(tmp_path):
     rows = list(csv.DictReader(board.open()))
     assert len(rows) == 3
     assert [r["accuracy"] for r in rows if r["embedder"] == "m" and r["task"] == "crema_d"] == [
-        "55.0"]
+        "55.0"
+    ]
     assert list(rows[0])[: len(COLUMNS)] == list(COLUMNS)
 
 

@@ -17,18 +17,51 @@ from noss_eval.tasks import BUILTIN_TASKS
 
 CASES = {
     # task: (writer, expected split sizes, expected label set)
-    "voxceleb1": (synthetic.write_voxceleb1, {"train": 36, "validation": 18, "test": 18},
-                  {f"id{10001 + i}" for i in range(6)}),
-    "crema_d": (synthetic.write_crema_d, {"train": 96, "validation": 12, "test": 36},
-                {"NEU", "HAP", "SAD", "ANG", "FEA", "DIS"}),
-    "speech_commands": (synthetic.write_speech_commands,
-                        {"train": 72 + 6, "validation": 24 + 6, "test": 24},
-                        {"yes", "no", "up", "down", "left", "right", "on", "off", "stop", "go",
-                         "_unknown_", "_silence_"}),
+    "voxceleb1": (
+        synthetic.write_voxceleb1,
+        {"train": 36, "validation": 18, "test": 18},
+        {f"id{10001 + i}" for i in range(6)},
+    ),
+    "crema_d": (
+        synthetic.write_crema_d,
+        {"train": 96, "validation": 12, "test": 36},
+        {"NEU", "HAP", "SAD", "ANG", "FEA", "DIS"},
+    ),
+    "speech_commands": (
+        synthetic.write_speech_commands,
+        {"train": 72 + 6, "validation": 24 + 6, "test": 24},
+        {
+            "yes",
+            "no",
+            "up",
+            "down",
+            "left",
+            "right",
+            "on",
+            "off",
+            "stop",
+            "go",
+            "_unknown_",
+            "_silence_",
+        },
+    ),
     "mask": (synthetic.write_mask, {"train": 27, "validation": 3, "test": 30}, {"clear", "mask"}),
-    "esc50_hs": (synthetic.write_esc50, {f"fold{i}": 20 for i in range(1, 6)},
-                 {"crying_baby", "sneezing", "clapping", "breathing", "coughing", "footsteps",
-                  "laughing", "brushing_teeth", "snoring", "drinking_sipping"}),
+    "esc50_hs": (
+        synthetic.write_esc50,
+        {f"fold{i}": 20 for i in range(1, 6)},
+        {
+            "crying_baby",
+            "sneezing",
+            "clapping",
+            "breathing",
+            "coughing",
+            "footsteps",
+            "laughing",
+            "brushing_teeth",
+            "snoring",
+            "drinking_sipping",
+        },
+    ),
 }
 
 
@@ -43,8 +76,14 @@ def test_task_end_to_end(name, tmp_path, dynamic_tflite):
     assert {c.label for c in clips} == labels
 
     board = tmp_path / "board.csv"
-    config = RunConfig(embedder=str(dynamic_tflite), data_dir=tmp_path / "data", tasks=(name,),
-                       cache_dir=tmp_path / "cache", leaderboard=board, progress=False)
+    config = RunConfig(
+        embedder=str(dynamic_tflite),
+        data_dir=tmp_path / "data",
+        tasks=(name,),
+        cache_dir=tmp_path / "cache",
+        leaderboard=board,
+        progress=False,
+    )
     rows = run(config)
     assert [r["probe"] for r in rows] == ["logistic", "lda"]
     for row in rows:  # chance is at most 50%
@@ -59,8 +98,9 @@ def test_crema_d_split_is_exactly_tfds(tmp_path):
     synthetic.write_crema_d(tmp_path, n_actors=91, sentences=("DFA",))
     clips = BUILTIN_TASKS["crema_d"].read(tmp_path)
     items = [((c.clip_id,), c.speaker) for c in clips]
-    tfds_splits = _get_inter_splits_by_group(items, [("train", 0.7), ("validation", 0.1),
-                                                     ("test", 0.2)], 0)
+    tfds_splits = _get_inter_splits_by_group(
+        items, [("train", 0.7), ("validation", 0.1), ("test", 0.2)], 0
+    )
     ours = {split: {(c.clip_id,) for c in clips if c.split == split} for split in tfds_splits}
     assert ours == dict(tfds_splits)
     assert len({c.speaker for c in clips if c.split == "validation"}) == 9
@@ -71,10 +111,14 @@ def test_voxceleb_reads_the_official_split_file(tmp_path):
         (tmp_path / "wav" / rel).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / "wav" / rel).touch()
     (tmp_path / "iden_split.txt").write_text(
-        "1 id10001/abc/00001.wav\n2 id10001/abc/00002.wav\n3 id10002/xyz/00001.wav\n")
+        "1 id10001/abc/00001.wav\n2 id10001/abc/00002.wav\n3 id10002/xyz/00001.wav\n"
+    )
     clips = BUILTIN_TASKS["voxceleb1"].read(tmp_path)
     assert [(c.split, c.label) for c in clips] == [
-        ("train", "id10001"), ("validation", "id10001"), ("test", "id10002")]
+        ("train", "id10001"),
+        ("validation", "id10001"),
+        ("test", "id10002"),
+    ]
     (tmp_path / "iden_split.txt").write_text("4 id10001/abc/00001.wav\n")
     with pytest.raises(NossError, match="iden_split.txt:1"):
         BUILTIN_TASKS["voxceleb1"].read(tmp_path)

@@ -8,16 +8,31 @@ from testlib import YAMNET, YAMNET_EMBEDDING, require_shared
 from noss_eval.cli import main
 from noss_eval.synthetic import write_all
 
-CHANCE = {"voxceleb1": 1 / 6, "crema_d": 1 / 6, "speech_commands": 1 / 12, "mask": 1 / 2,
-          "esc50_hs": 1 / 10}
+CHANCE = {
+    "voxceleb1": 1 / 6,
+    "crema_d": 1 / 6,
+    "speech_commands": 1 / 12,
+    "mask": 1 / 2,
+    "esc50_hs": 1 / 10,
+}
 
 
 def test_yamnet_runs_all_five_tasks(tmp_path, caplog):
     write_all(tmp_path / "data")
     board = tmp_path / "board.csv"
-    args = ["--embedder", str(require_shared(YAMNET)), "--embedder-option",
-            f"output={YAMNET_EMBEDDING}", "--data-dir", str(tmp_path / "data"),
-            "--cache-dir", str(tmp_path / "cache"), "--leaderboard", str(board), "--no-progress"]
+    args = [
+        "--embedder",
+        str(require_shared(YAMNET)),
+        "--embedder-option",
+        f"output={YAMNET_EMBEDDING}",
+        "--data-dir",
+        str(tmp_path / "data"),
+        "--cache-dir",
+        str(tmp_path / "cache"),
+        "--leaderboard",
+        str(board),
+        "--no-progress",
+    ]
     assert main(args) == 0
     rows = list(csv.DictReader(board.open()))
     assert len(rows) == 10 and {r["task"] for r in rows} == set(CHANCE)

@@ -58,8 +58,9 @@ def save_trill_like(directory: Path) -> Path:
             super().__init__()
             self.w = tf.Variable(_projection(400, 24, 1))
 
-        @tf.function(input_signature=[tf.TensorSpec([None], tf.float32),
-                                      tf.TensorSpec([], tf.int32)])
+        @tf.function(
+            input_signature=[tf.TensorSpec([None], tf.float32), tf.TensorSpec([], tf.int32)]
+        )
         def __call__(self, samples, sample_rate):
             frames = tf.signal.frame(samples, 15360, 8000, pad_end=True)[:, :400]
             layer19 = tf.nn.relu(frames @ self.w) * tf.cast(sample_rate > 0, tf.float32)

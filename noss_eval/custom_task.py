@@ -1,0 +1,92 @@
+"""Custom tasks without code: a YAML file naming a folder of audio and a CSV of labels.
+
+```yaml
+name: my_keywords                 # required
+audio_dir: audio                  # relative to this file
+csv: labels.csv                   # relative to this file; a `path` column relative to audio_dir
+columns: {path: file, label: word, speaker: talker}   # optional renames
+labels: [yes, no]                 # optional; default: every label in the CSV
+split_probs: {train: 0.7, validation: 0.1, test: 0.2} # used when the CSV has no split/fold
+headline: accuracy                # or balanced_accuracy
+```
+
+Split rule: a `fold` column means cross-validation over its folds; a `split` column
+(train/validation/test) is used as given; otherwise speakers (if any) are split the TFDS way,
+else clips are. Speaker-disjointness is enforced like for every built-in task.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from noss_eval.errors import NossError
+from noss_eval.layout import read_csv
+from noss_eval.splits import TFDS_SPLIT_PROBS, group_split
+from noss_eval.task import SPLITS, Clip, Task
+
+KEYS = {"name", "title", "audio_dir", "csv", "columns", "labels", "split_probs", "headline"}
+COLUMNS = ("path", "label", "speaker", "split", "fold")
+
+
+def load_task_file(path: Path) -> Task:
+    spec = _load_yaml(path)
+    unknown = set(spec) - KEYS
+    if unknown or "name" not in spec or "csv" not in spec:
+        what = f"unknown key '{sorted(unknown)[0]}'" if unknown else "needs 'name' and 'csv'"
+        raise NossError(f"--task-file {path}: {what}")
+    base = path.parent
+    audio_dir = (base / spec.get("audio_dir", ".")).resolve()
+    csv_path = (base / spec["csv"]).resolve()
+    columns = {c: c for c in COLUMNS} | dict(spec.get("columns") or {})
+    rows = read_csv(csv_path)
+    for needed in ("path", "label"):
+        if columns[needed] not in rows[0]:
+            raise NossError(f"{csv_path}: no column '{columns[needed]}' ({needed})")
+    has = {c: columns[c] in rows[0] for c in COLUMNS}
+    probs = (
+        tuple((k, float(v)) for k, v in (spec.get("split_probs") or {}).items()) or TFDS_SPLIT_PROBS
+    )
+    labels = tuple(spec.get("labels") or sorted({r[columns["label"]] for r in rows}))
+    folds = tuple(sorted({r[columns["fold"]] for r in rows})) if has["fold"] else ()
+
+    def read(root: Path) -> list[Clip]:
+        clips = []
+        for row in rows:
+            rel = row[columns["path"]]
+            speaker = row[columns["speaker"]] or None if has["speaker"] else None
+            split = row[columns["fold"]] if has["fold"] else row.get(columns["split"], "")
+            clips.append(Clip(rel, root / rel, row[columns["label"]], split, speaker))
+        if has["fold"] or has["split"]:
+            return clips
+        key = (lambda c: c.speaker) if has["speaker"] else (lambda c: c.clip_id)
+        split_of = group_split((key(c) for c in clips), probs)
+        return [Clip(c.clip_id, c.path, c.label, split_of[key(c)], c.speaker) for c in clips]
+
+    if has["split"] and not has["fold"]:
+        bad = {r[columns["split"]] for r in rows} - set(SPLITS)
+        if bad:
+            raise NossError(f"{csv_path}: split '{sorted(bad)[0]}' is not one of {SPLITS}")
+    return Task(
+        name=str(spec["name"]),
+        title=str(spec.get("title", spec["name"])),
+        dataset_dir=audio_dir.name,
+        labels=labels,
+        read=read,
+        layout=f"custom task from {path}",
+        folds=folds,
+        headline=str(spec.get("headline", "accuracy")),
+        root=audio_dir,
+    )
+
+
+def _load_yaml(path: Path) -> dict[str, Any]:
+    try:
+        spec = yaml.safe_load(path.read_text())
+    except (OSError, yaml.YAMLError) as exc:
+        raise NossError(f"--task-file {path}: {str(exc).splitlines()[0]}") from None
+    if not isinstance(spec, dict):
+        raise NossError(f"--task-file {path}: expected a mapping of keys")
+    return spec

@@ -1,0 +1,114 @@
+"""Where a task's clips and audio come from: the official on-disk layout, or a prepared TFDS
+dataset. Either way the result is a `Dataset`: validated clips plus a stream of their audio."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from noss_eval.audio import load_audio, resample
+from noss_eval.errors import AudioError, NossError
+from noss_eval.task import Clip, Task, validate_clips
+
+log = logging.getLogger(__name__)
+Decoded = np.ndarray | AudioError
+AudioStream = Callable[[Sequence[Clip], int], Iterator[tuple[Clip, Decoded]]]
+SOURCES = ("layout", "tfds")
+
+
+@dataclass(frozen=True)
+class Dataset:
+    task: Task
+    clips: list[Clip]
+    stream: AudioStream  # (clips wanted, sample rate) -> (clip, waveform or the error) in order
+    source: str
+    cache_namespace: str
+
+
+def file_stream(clips: Sequence[Clip], rate: int) -> Iterator[tuple[Clip, Decoded]]:
+    for clip in clips:
+        try:
+            yield clip, load_audio(clip.path, rate, clip.start, clip.duration)
+        except AudioError as exc:
+            yield clip, exc
+
+
+def open_layout(task: Task, data_dir: Path) -> Dataset | None:
+    """The task read from `data_dir/<dataset_dir>`, or None (logged) when that folder is absent."""
+    root = task.root or data_dir / task.dataset_dir
+    if not root.is_dir():
+        log.warning("skip %s: no dataset at %s (put %s there)", task.name, root, task.layout)
+        return None
+    clips = task.read(root)
+    validate_clips(task, clips)
+    return Dataset(task, clips, file_stream, "layout", task.name)
+
+
+def open_tfds(task: Task, tfds_data_dir: Path) -> Dataset | None:
+    """The task read through the real TFDS builder from prepared data (never downloads)."""
+    if task.tfds is None:
+        log.warning("skip %s: TFDS has no builder for it; use --source layout", task.name)
+        return None
+    import tensorflow_datasets as tfds
+
+    builder = tfds.builder(task.tfds.name, data_dir=str(tfds_data_dir))
+    if not builder.is_prepared():
+        log.warning(
+            "skip %s: TFDS dataset '%s' is not prepared under %s",
+            task.name,
+            task.tfds.name,
+            tfds_data_dir,
+        )
+        return None
+    stamp = Path(builder.data_dir) / "dataset_info.json"  # rewritten when the data is re-prepared
+    label_feature, spec = builder.info.features["label"], task.tfds
+    clips = []
+    for split in (s for s in task.split_names if s in builder.info.splits):
+        skip_audio = {"audio": tfds.decode.SkipDecoding()}
+        for i, ex in enumerate(
+            tfds.as_numpy(builder.as_dataset(split=split, shuffle_files=False, decoders=skip_audio))
+        ):
+            speaker = ex[spec.speaker_key].decode() if spec.speaker_key else None
+            label = spec.label(label_feature.int2str(int(ex["label"])))
+            clips.append(Clip(f"{split}/{i:08d}", stamp, label, split, speaker))
+    validate_clips(task, clips)
+
+    def stream(wanted: Sequence[Clip], rate: int) -> Iterator[tuple[Clip, Decoded]]:
+        source_rate = builder.info.features["audio"].sample_rate
+        by_id = {c.clip_id: c for c in wanted}
+        for split in sorted({c.split for c in wanted}):
+            dataset = builder.as_dataset(split=split, shuffle_files=False)
+            for i, ex in enumerate(tfds.as_numpy(dataset)):
+                clip = by_id.get(f"{split}/{i:08d}")
+                if clip is not None:
+                    yield clip, _tfds_waveform(ex["audio"], source_rate, rate, clip)
+
+    return Dataset(task, clips, stream, "tfds", f"{task.name}-tfds")
+
+
+def _tfds_waveform(audio: np.ndarray, source_rate: int, rate: int, clip: Clip) -> Decoded:
+    x = np.asarray(audio)
+    if x.ndim == 2:
+        x = x.mean(axis=1)
+    if x.size == 0:
+        return AudioError(f"tfds {clip.clip_id}: no samples")
+    x = x.astype(np.float32) / 32768.0 if np.issubdtype(x.dtype, np.integer) else x
+    return resample(x.astype(np.float32), source_rate, rate)
+
+
+def open_dataset(
+    task: Task, source: str, data_dir: Path | None, tfds_data_dir: Path | None
+) -> Dataset | None:
+    if source == "layout":
+        if data_dir is None and task.root is None:
+            raise NossError("--data-dir is required with --source layout")
+        return open_layout(task, data_dir)
+    if source == "tfds":
+        if tfds_data_dir is None:
+            raise NossError("--tfds-data-dir is required with --source tfds")
+        return open_tfds(task, tfds_data_dir)
+    raise NossError(f"--source: '{source}' is not one of {', '.join(SOURCES)}")
