@@ -115,9 +115,12 @@ def _paired(row: dict[str, Any], ref: dict[str, Any], seed: int) -> dict[str, fl
     }
 
 
-def average_delta(rows: Iterable[dict[str, Any]], probe: str) -> float | None:
-    deltas = [float(r["delta"]) for r in rows if r["probe"] == probe and r.get("delta") != ""]
-    return float(np.mean(deltas)) if deltas else None
+def average_delta(rows: Iterable[dict[str, Any]], probe: str) -> tuple[float, int] | None:
+    """Mean delta of `probe` over the tasks that have a reference, and how many those are."""
+    deltas = [
+        float(r["delta"]) for r in rows if r["probe"] == probe and r.get("delta") not in (None, "")
+    ]
+    return (float(np.mean(deltas)), len(deltas)) if deltas else None
 
 
 def _key(row: dict[str, Any]) -> tuple[str, ...]:
@@ -191,7 +194,9 @@ def format_table(rows: Sequence[dict[str, Any]]) -> str:
     for probe in dict.fromkeys(r["probe"] for r in rows):
         avg = average_delta(rows, probe)
         if avg is not None:
-            lines.append(f"average delta vs reference ({probe}): {avg:+.2f} points")
+            lines.append(
+                f"average delta vs reference ({probe}): {avg[0]:+.2f} points over {avg[1]} tasks"
+            )
     sources = sorted({r["reference_source"] for r in rows if r.get("reference_source")})
     lines += [f"reference: {s}" for s in sources]
     return "\n".join(lines)

@@ -123,16 +123,53 @@ def write_esc50(root: Path, per_fold: int = 2, seed: int = 0, rate: int = 44100)
         csv.writer(fh).writerows([header, *rows])
 
 
+def write_savee(root: Path, per_emotion: int = 3, seed: int = 0) -> None:
+    """AudioData/<speaker>/<code><nn>.wav at 44.1 kHz, 4 speakers."""
+    rng, codes = np.random.RandomState(seed), ("a", "d", "f", "h", "n", "sa", "su")
+    for speaker in ("DC", "JE", "JK", "KL"):
+        for c, code in enumerate(codes):
+            for k in range(per_emotion):
+                audio = class_signal(rng, c, len(codes), 44100, 1.0, rng.uniform(-0.05, 0.05))
+                _write(root / "AudioData" / speaker / f"{code}{k + 1:02d}.wav", audio, 44100)
+
+
+def write_voxforge(
+    root: Path, speakers_per_language: int = 4, per_session: int = 3, seed: int = 0
+) -> None:
+    """<lang>/Trunk/Audio/Main/16kHz_16bit/<speaker>-<date>-<session>/wav/*.wav."""
+    rng, languages = np.random.RandomState(seed), ("de", "en", "es", "fr", "it", "ru")
+    for li, lang in enumerate(languages):
+        for s in range(speakers_per_language):
+            session = root / lang / "Trunk/Audio/Main/16kHz_16bit" / f"{lang}spk{s}-20100101-s{s}"
+            for k in range(per_session):
+                audio = class_signal(rng, li, len(languages), 16000, 1.0)
+                _write(session / "wav" / f"a{k + 1:04d}.wav", audio, 16000)
+
+
+def write_dementiabank(root: Path, speakers: int = 20, sessions: int = 2, seed: int = 0) -> None:
+    """dementia/English/Pitt/{Control,Dementia}/cookie/<speaker>-<session>.mp3 at 44.1 kHz."""
+    rng = np.random.RandomState(seed)
+    for s in range(speakers):
+        label, folder = (0, "Control") if s % 2 else (1, "Dementia")
+        for k in range(sessions):
+            path = root / "dementia/English/Pitt" / folder / "cookie" / f"{s:03d}-{k}.mp3"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            sf.write(str(path), class_signal(rng, label, 2, 44100, 1.0), 44100, format="MP3")
+
+
 WRITERS = {
     "voxceleb1": write_voxceleb1,
     "crema_d": write_crema_d,
     "speech_commands": write_speech_commands,
     "mask": write_mask,
     "esc50": write_esc50,
+    "voxforge": write_voxforge,
+    "savee": write_savee,
+    "dementiabank": write_dementiabank,
 }
 
 
 def write_all(data_dir: Path, seed: int = 0) -> None:
-    """Every built-in task's dataset under `data_dir/<dataset_dir>/`."""
+    """Every built-in task's dataset (all eight) under `data_dir/<dataset_dir>/`."""
     for dataset_dir, writer in WRITERS.items():
         writer(data_dir / dataset_dir, seed=seed)

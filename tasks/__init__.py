@@ -1,5 +1,17 @@
 """Built-in NOSS task definitions: one module per task, each exporting `TASK`."""
 
-from noss_eval.tasks import crema_d, esc50_hs, mask, speech_commands, voxceleb1
+from noss_eval.tasks import (
+    crema_d,
+    dementiabank,
+    esc50_hs,
+    mask,
+    savee,
+    speech_commands,
+    voxceleb1,
+    voxforge,
+)
 
-BUILTIN_TASKS = {m.TASK.name: m.TASK for m in (voxceleb1, crema_d, speech_commands, mask, esc50_hs)}
+BUILTIN_TASKS = {
+    m.TASK.name: m.TASK
+    for m in (voxceleb1, crema_d, speech_commands, mask, esc50_hs, voxforge, savee, dementiabank)
+}

@@ -51,8 +51,11 @@ def test_published_delta_and_average():
     rows = [row(task="crema_d", accuracy=70.0), row(task="voxceleb1", accuracy=40.0)]
     attach_reference(rows, None)
     assert [r["delta"] for r in rows] == [pytest.approx(4.1), pytest.approx(-6.8)]
-    assert average_delta(rows, "logistic") == pytest.approx(-1.35)
-    assert "average delta vs reference (logistic): -1.35" in format_table(rows)
+    assert average_delta(rows, "logistic") == (pytest.approx(-1.35), 2)
+    assert "average delta vs reference (logistic): -1.35 points over 2 tasks" in format_table(rows)
+    no_reference = row(task="dementiabank")
+    attach_reference([no_reference], None)
+    assert average_delta([*rows, no_reference], "logistic") == (pytest.approx(-1.35), 2)
 
 
 def test_measured_reference_wins_over_published():

@@ -108,3 +108,38 @@ def save_logmel(directory: Path) -> Path:
 def tone(freq: float, seconds: float = 1.0, rate: int = 16000, amp: float = 0.5) -> np.ndarray:
     t = np.arange(int(seconds * rate)) / rate
     return (amp * np.sin(2 * np.pi * freq * t)).astype(np.float32)
+
+
+def write_tfds(name: str, data_dir: Path, splits: dict[str, list[dict]]) -> Path:
+    """Write examples as a prepared TFDS dataset under the real builder's name, version and
+    feature spec (so `tfds.builder(name, data_dir).as_dataset()` reads it with no download)."""
+    import tensorflow as tf
+    import tensorflow_datasets as tfds
+
+    builder = tfds.builder(name, data_dir=str(data_dir))
+    out = Path(builder.data_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    infos = []
+    for split, examples in splits.items():
+        template = tfds.core.ShardedFileTemplate(
+            data_dir=out,
+            template="{DATASET}-{SPLIT}.{FILEFORMAT}-{SHARD_X_OF_Y}",
+            dataset_name=name,
+            split=split,
+            filetype_suffix="tfrecord",
+        )
+        path = out / f"{name}-{split}.tfrecord-00000-of-00001"
+        with tf.io.TFRecordWriter(str(path)) as writer:
+            for example in examples:
+                writer.write(builder.info.features.serialize_example(example))
+        infos.append(
+            tfds.core.SplitInfo(
+                name=split,
+                shard_lengths=[len(examples)],
+                num_bytes=path.stat().st_size,
+                filename_template=template,
+            )
+        )
+    builder.info.set_splits(tfds.core.SplitDict(infos))
+    builder.info.write_to_directory(out)
+    return out

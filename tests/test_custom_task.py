@@ -1,0 +1,105 @@
+"""Custom tasks from a YAML file + CSV: same split rules and checks as built-in tasks."""
+
+import csv
+
+import pytest
+
+from noss_eval.cli import main
+from noss_eval.custom_task import load_task_file
+from noss_eval.errors import NossError
+from noss_eval.synthetic import _write, class_signal
+from noss_eval.task import validate_clips
+
+
+def make_folder(root, extra_columns=lambda i, speaker: {}):
+    import numpy as np
+
+    rng = np.random.RandomState(0)
+    rows = []
+    for s in range(10):
+        for k, word in enumerate(("alpha", "beta", "gamma")):
+            rel = f"clips/spk{s}_{word}.wav"
+            _write(root / "audio" / rel, class_signal(rng, k, 3, 16000, 0.8), 16000)
+            rows.append(
+                {"file": rel, "word": word, "talker": f"spk{s}", **extra_columns(s, f"spk{s}")}
+            )
+    with open(root / "labels.csv", "w", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+
+
+SPEC = """name: words
+audio_dir: audio
+csv: labels.csv
+columns: {path: file, label: word, speaker: talker}
+split_probs: {train: 0.6, validation: 0.2, test: 0.2}
+"""
+
+
+def test_speakers_are_split_disjointly_and_the_task_runs(tmp_path, dynamic_tflite):
+    make_folder(tmp_path)
+    (tmp_path / "words.yaml").write_text(SPEC)
+    task = load_task_file(tmp_path / "words.yaml")
+    clips = task.read(task.root)
+    validate_clips(task, clips)
+    assert task.labels == ("alpha", "beta", "gamma")
+    split_speakers = {
+        s: {c.speaker for c in clips if c.split == s} for s in ("train", "validation", "test")
+    }
+    assert [len(v) for v in split_speakers.values()] == [6, 2, 2]
+    board = tmp_path / "b.csv"
+    assert (
+        main(
+            [
+                "--embedder",
+                str(dynamic_tflite),
+                "--task-file",
+                str(tmp_path / "words.yaml"),
+                "--cache-dir",
+                str(tmp_path / "c"),
+                "--leaderboard",
+                str(board),
+            ]
+        )
+        == 0
+    )
+    rows = list(csv.DictReader(board.open()))
+    assert {r["task"] for r in rows} == {"words"} and all(float(r["accuracy"]) > 90 for r in rows)
+
+
+def test_explicit_split_column_with_speaker_overlap_is_refused(tmp_path):
+    make_folder(tmp_path, lambda s, spk: {"split": ("train", "validation", "test")[s % 3]})
+    path = tmp_path / "labels.csv"
+    text = path.read_text().splitlines()
+    text[1] = text[1].replace(",train", ",test")  # spk0 now in train and test
+    path.write_text("\n".join(text) + "\n")
+    (tmp_path / "t.yaml").write_text(SPEC)
+    task = load_task_file(tmp_path / "t.yaml")
+    with pytest.raises(NossError, match="speaker 'spk0' appears in splits test, train"):
+        validate_clips(task, task.read(task.root))
+
+
+def test_fold_column_means_cross_validation(tmp_path):
+    make_folder(tmp_path, lambda s, spk: {"fold": f"f{s % 5}"})
+    (tmp_path / "t.yaml").write_text(SPEC)
+    task = load_task_file(tmp_path / "t.yaml")
+    assert task.folds == ("f0", "f1", "f2", "f3", "f4")
+    validate_clips(task, task.read(task.root))
+
+
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("name: x\ncsv: labels.csv\ncolour: red\n", "unknown key 'colour'"),
+        ("csv: labels.csv\n", "needs 'name' and 'csv'"),
+        ("name: [unclosed\n", "--task-file"),
+        ("name: x\ncsv: missing.csv\n", "missing.csv: missing"),
+        ("name: x\ncsv: labels.csv\ncolumns: {path: file, label: nope}\n", "no column .nope."),
+    ],
+)
+def test_bad_task_files_are_one_line_errors(tmp_path, text, message):
+    make_folder(tmp_path)
+    (tmp_path / "t.yaml").write_text(text)
+    with pytest.raises(NossError, match=message):
+        load_task_file(tmp_path / "t.yaml")
