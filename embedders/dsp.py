@@ -12,9 +12,10 @@ from noss_eval.frontend import NOSS_LOGMEL, log_mel
 
 
 class DspEmbedder:
-    """One 256-d frame per clip: mean and std of the 64 log-mel bins and of their deltas."""
+    """One 256-d frame per clip: mean and std of the 64 log-mel bins and of their deltas.
+    (`threads` is accepted for interface symmetry; numpy decides its own threading.)"""
 
-    def __init__(self, name: str = "dsp") -> None:
+    def __init__(self, name: str = "dsp", threads: int | None = None) -> None:
         self.name = name
         self.sample_rate = NOSS_LOGMEL.sample_rate
         self.settings: dict[str, Any] = {"kind": "dsp", "features": "logmel64-mean-std-delta-v1"}

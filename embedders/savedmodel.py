@@ -48,6 +48,7 @@ class SavedModelEmbedder:
         call: str = "samples_and_rate",
         output: str = "embedding",
         sample_rate: int = 16000,
+        threads: int | None = None,
     ) -> None:
         if call not in CALLS:
             raise NossError(f"--embedder-option call: '{call}' is not one of {', '.join(CALLS)}")
@@ -62,12 +63,17 @@ class SavedModelEmbedder:
         self._call, self._output = call, output
         import tensorflow as tf
 
+        if threads:
+            _limit_tf_threads(tf, threads)
         try:
             self._model = tf.saved_model.load(str(self.directory))
         except Exception as exc:
             raise NossError(
                 f"{self.directory}: cannot load SavedModel ({str(exc).splitlines()[0]})"
             ) from None
+
+    def parameter_count(self) -> int:
+        return int(sum(np.prod(v.shape) for v in getattr(self._model, "variables", ())))
 
     def embed(self, waveform: np.ndarray) -> np.ndarray:
         import tensorflow as tf
@@ -88,3 +94,11 @@ class SavedModelEmbedder:
             result = result[self._output]
         out = np.asarray(result, dtype=np.float32)
         return out.reshape(-1, out.shape[-1])
+
+
+def _limit_tf_threads(tf, threads: int) -> None:
+    try:
+        tf.config.threading.set_intra_op_parallelism_threads(threads)
+        tf.config.threading.set_inter_op_parallelism_threads(threads)
+    except RuntimeError:
+        pass  # TensorFlow already started its thread pools in this process

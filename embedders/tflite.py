@@ -9,6 +9,7 @@ not an output (an intermediate tensor) is read with `experimental_preserve_all_t
 
 from __future__ import annotations
 
+import os
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
@@ -34,7 +35,8 @@ class TFLiteEmbedder:
         frontend: str | None = None,
     ) -> None:
         """`hop`: window step of fixed-length models, as a fraction of the window.
-        `input_gain`: multiplies the waveform (32768 for models that expect int16-scale audio)."""
+        `input_gain`: multiplies the waveform (32768 for models that expect int16-scale audio).
+        `threads`: interpreter threads, all cores by default."""
         self.path = Path(path)
         self.name = name or self.path.stem
         self.sample_rate = int(sample_rate)
@@ -59,6 +61,19 @@ class TFLiteEmbedder:
     @property
     def input_shape(self) -> tuple[int, ...]:
         return self._shape
+
+    def parameter_count(self) -> int:
+        """Elements of the model's constant tensors (weights, biases; shape constants too)."""
+        it = self._interpreter
+        produced = {i for op in it._get_ops_details() for i in op["outputs"]}
+        inputs = {d["index"] for d in it.get_input_details()}
+        return int(
+            sum(
+                np.prod(t["shape"])
+                for t in it.get_tensor_details()
+                if t["index"] not in produced and t["index"] not in inputs and len(t["shape"]) > 0
+            )
+        )
 
     def embed(self, waveform: np.ndarray) -> np.ndarray:
         outputs = [self._invoke(batch) for batch in self._batches(waveform * self._gain)]
@@ -107,7 +122,7 @@ def _open(path: Path, output: int | str, threads: int | None) -> tuple[Any, dict
             warnings.simplefilter("ignore")  # preserve_all_tensors warns that it is for debugging
             it = Interpreter(
                 model_path=str(path),
-                num_threads=threads,
+                num_threads=threads or os.cpu_count() or 1,
                 experimental_preserve_all_tensors=preserve,
             )
         return it

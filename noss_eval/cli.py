@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import shlex
 import sys
 import tempfile
 from collections.abc import Sequence
@@ -24,6 +25,10 @@ examples:
   noss-eval --embedder frill --reference trill --data-dir ~/noss-data   # delta measured in this run
   noss-eval --list-tasks          # what each task expects under --data-dir
   noss-eval --list-embedders      # presets and kinds
+
+subcommands:
+  noss-eval latency MODEL [MODEL ...] [--leaderboard CSV]   # ms per 0.96 s window, size, params
+  noss-eval frontier CSV --out frontier.png                 # quality vs latency, Pareto frontier
 
 --embedder accepts a preset name (trill, frill, ...), a kind (dsp), a .tflite file, a SavedModel
 directory or a TF Hub handle. Embeddings are mean-pooled over time, cached under --cache-dir, and
@@ -73,6 +78,35 @@ def build_parser() -> argparse.ArgumentParser:
         "(default); noss: Google's grid, best test accuracy as in the papers",
     )
     p.add_argument(
+        "--probe-solver",
+        choices=("auto", "lbfgs", "adam"),
+        default="auto",
+        help="logistic probe solver: sklearn lbfgs, mini-batch adam (same objective, "
+        "minutes instead of hours at 1,251 classes), or auto (adam when large)",
+    )
+    p.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        metavar="N",
+        help="extraction worker processes (default 1: one process whose interpreter "
+        "uses every core, with decoding overlapped on a thread)",
+    )
+    p.add_argument(
+        "--runner",
+        choices=("local", "beam"),
+        default="local",
+        help="run extraction locally or as an Apache Beam pipeline (pip install "
+        "'noss-eval[beam]'); both fill the same cache",
+    )
+    p.add_argument(
+        "--beam-options",
+        default="",
+        metavar="'--opt=v ...'",
+        help="Beam pipeline options, e.g. '--direct_num_workers=2 "
+        "--direct_running_mode=multi_processing' or '--runner=FlinkRunner ...'",
+    )
+    p.add_argument(
         "--task-file",
         type=Path,
         action="append",
@@ -109,8 +143,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--demo",
         action="store_true",
-        help="run everything on generated audio shaped "
-        "like the five tasks with the dsp embedder (synthetic: says nothing about speech)",
+        help="run everything on generated audio laid out like "
+        "the eight NOSS datasets, with the dsp embedder (synthetic: says nothing about speech)",
     )
     p.add_argument("--list-tasks", action="store_true", help="print tasks and expected layouts")
     p.add_argument("--list-embedders", action="store_true", help="print presets and kinds")
@@ -147,8 +181,97 @@ def configure_logging(level: int) -> None:
     log.setLevel(level)
 
 
+def latency_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="noss-eval latency",
+        description="Time each embedder on one 0.96 s window (median and p90 after warm-up, with "
+        "1 thread and with every core, each in a fresh process); report file size "
+        "and parameter count; optionally merge them into a leaderboard CSV.",
+    )
+    p.add_argument(
+        "models",
+        nargs="+",
+        metavar="MODEL",
+        help="anything --embedder accepts: .tflite, SavedModel dir, preset, dsp",
+    )
+    p.add_argument(
+        "--embedder-option",
+        metavar="KEY=VALUE",
+        action="append",
+        default=[],
+        help="applied to every model (e.g. output=NAME)",
+    )
+    p.add_argument("--runs", type=int, default=50, help="timed calls per measurement")
+    p.add_argument(
+        "--leaderboard",
+        type=Path,
+        metavar="CSV",
+        help="write latency_ms, latency_p90_ms, latency_ms_all_threads, size_mb, "
+        "params onto that model's rows",
+    )
+    return p
+
+
+def frontier_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="noss-eval frontier",
+        description="Plot average accuracy delta vs TRILL against latency (FRILL paper style), "
+        "highlight the Pareto frontier, dim strictly-worse models, print the frontier.",
+    )
+    p.add_argument("leaderboard", type=Path, metavar="CSV")
+    p.add_argument("--out", type=Path, default=Path("frontier.png"), metavar="PNG")
+    p.add_argument("--probe", choices=("logistic", "lda"), default="logistic")
+    p.add_argument("--protocol", choices=("noss-eval", "noss"), default="noss-eval")
+    return p
+
+
+def run_latency(args: argparse.Namespace) -> int:
+    from noss_eval.embedder import parse_options
+    from noss_eval.latency import format_latency, latency_columns, measure_all
+    from noss_eval.report import merge_latency
+
+    options = parse_options(args.embedder_option)
+    results = measure_all([(m, options) for m in args.models], args.runs)
+    print(format_latency(results))
+    if args.leaderboard:
+        names = {
+            r.embedder_sha256: {
+                "embedder": r.embedder,
+                "embedder_fingerprint": r.embedder_fingerprint,
+            }
+            for r in results
+        }
+        merge_latency(args.leaderboard, latency_columns(results), names)
+        print(f"leaderboard: {args.leaderboard}")
+    return 0
+
+
+def run_frontier(args: argparse.Namespace) -> int:
+    from noss_eval.frontier import frontier
+
+    _, summary = frontier(args.leaderboard, args.out, args.probe, args.protocol)
+    print(summary)
+    return 0
+
+
+SUBCOMMANDS = {
+    "latency": (latency_parser, run_latency),
+    "frontier": (frontier_parser, run_frontier),
+}
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] in SUBCOMMANDS:
+        make_parser, handler = SUBCOMMANDS[argv[0]]
+        sub_args = make_parser().parse_args(argv[1:])
+        configure_logging(logging.INFO)
+        try:
+            return handler(sub_args)
+        except NossError as exc:
+            print(f"noss-eval: error: {exc}", file=sys.stderr)
+            return 2
     args = build_parser().parse_args(argv)
     configure_logging(logging.WARNING if args.quiet else logging.INFO)
     try:
@@ -174,6 +297,10 @@ def _config(args: argparse.Namespace, embedder: str, data_dir: Path | None, **ov
         source=args.source,
         tfds_data_dir=args.tfds_data_dir,
         protocol=args.protocol,
+        probe_solver=args.probe_solver,
+        runner=args.runner,
+        workers=args.workers,
+        beam_options=tuple(shlex.split(args.beam_options)),
         embedder_options=parse_options(args.embedder_option),
         tasks=tuple(t.strip() for t in args.tasks.split(",") if t.strip()),
         cache_dir=args.cache_dir or DEFAULT_CACHE,
@@ -222,7 +349,7 @@ def run_demo(args: argparse.Namespace) -> int:
     with tempfile.TemporaryDirectory(prefix="noss-eval-demo-") as tmp:
         data_dir = args.data_dir or Path(tmp) / "data"
         args.cache_dir = args.cache_dir or Path(tmp) / "cache"
-        log.info("demo: writing SYNTHETIC audio in the five official layouts under %s", data_dir)
+        log.info("demo: writing SYNTHETIC audio in the eight official layouts under %s", data_dir)
         write_all(data_dir, seed=args.seed)
         rows = run(_config(args, args.embedder or "dsp", data_dir, data_label="synthetic-demo"))
     print(format_table(rows))

@@ -9,7 +9,15 @@ from dataclasses import dataclass
 import numpy as np
 
 from noss_eval.extract import Extraction
-from noss_eval.probes import FAMILIES, PROTOCOLS, Part, Protocol, Selection, select_and_test
+from noss_eval.probes import (
+    FAMILIES,
+    PROTOCOLS,
+    Part,
+    Protocol,
+    Selection,
+    choose_solver,
+    select_and_test,
+)
 from noss_eval.stats import bootstrap_interval
 from noss_eval.task import Task
 
@@ -56,10 +64,18 @@ def rounds(task: Task) -> list[tuple[tuple[str, ...], str, str]]:
 
 
 def evaluate_task(
-    task: Task, ex: Extraction, seed: int, protocol: Protocol = PROTOCOLS["noss-eval"]
+    task: Task,
+    ex: Extraction,
+    seed: int,
+    protocol: Protocol = PROTOCOLS["noss-eval"],
+    solver: str = "auto",
 ) -> list[ProbeOutcome]:
     with_speakers = any(c.speaker is not None for c in ex.clips)
-    configs = protocol.grid(with_speakers)
+    n_train = max(len(_rows(ex, splits)) for splits, _, _ in rounds(task))
+    n_classes = len({c.label for c in ex.clips})
+    configs = choose_solver(
+        protocol.grid(with_speakers), n_train, n_classes, ex.embeddings.shape[1], solver
+    )
     outcomes = []
     for family in FAMILIES:
         grid = [c for c in configs if c.family == family]

@@ -12,6 +12,7 @@ from tqdm.auto import tqdm
 from noss_eval.audio import PREPROCESSING_VERSION
 from noss_eval.cache import EmbeddingCache
 from noss_eval.embedder import Embedder, fingerprint
+from noss_eval.engines import Engine, LocalEngine
 from noss_eval.errors import AudioError, NossError
 from noss_eval.sources import AudioStream, file_stream
 from noss_eval.task import Clip
@@ -40,65 +41,66 @@ def cache_key(clip: Clip) -> str:
     return f"{clip.clip_id}|{st.st_size}|{st.st_mtime_ns}"
 
 
-def pool(frames: np.ndarray, clip: Clip) -> np.ndarray:
-    if frames.ndim != 2 or frames.shape[0] == 0:
-        raise NossError(f"{clip.path}: embedder returned shape {frames.shape}, not [frames, dim]")
-    vector = frames.mean(axis=0)
-    if not np.all(np.isfinite(vector)):
-        raise NossError(f"{clip.path}: embedder returned NaN or infinite values")
-    return vector.astype(np.float32)
-
-
 def extract(
     embedder: Embedder,
     task_name: str,
     clips: Sequence[Clip],
     cache: EmbeddingCache,
     *,
+    engine: Engine | None = None,
+    stream: AudioStream = file_stream,
     strict: bool = False,
     progress: bool = True,
-    stream: AudioStream = file_stream,
     flush_every: int = 1000,
 ) -> Extraction:
-    """Embed every clip (cache first), split by split; `task_name` namespaces the cache.
-    Unreadable audio is logged and counted, or raised with `strict`."""
+    """Embed every clip not in the cache with `engine` (in-process by default) in one call;
+    `task_name` namespaces the cache. Unreadable audio is logged and counted, or raised with
+    `strict`. New vectors are flushed to the cache every `flush_every` clips."""
+    engine = engine or LocalEngine(embedder)
     key = fingerprint(embedder)
     preprocessing = f"{PREPROCESSING_VERSION}|{POOLING}|{embedder.sample_rate}"
-    vectors: dict[str, np.ndarray] = {}
-    result = Extraction(clips=[], embeddings=np.zeros((0, 0), np.float32))
-    for split in sorted({c.split for c in clips}):
-        path = cache.path(key, task_name, split, preprocessing)
-        stored = cache.load(path)
-        in_split = [(c, cache_key(c)) for c in clips if c.split == split]
-        todo = [(c, k) for c, k in in_split if k not in stored]
-        result.cache_hits += len(in_split) - len(todo)
-        keys = {c.clip_id: k for c, k in todo}
-        decoded = stream([c for c, _ in todo], embedder.sample_rate)
-        bar = tqdm(
-            decoded,
-            total=len(todo),
-            desc=f"{task_name}/{split}",
-            unit="clip",
-            disable=not progress or not todo,
-            leave=False,
-        )
-        for n, (clip, waveform) in enumerate(bar, 1):
-            if isinstance(waveform, AudioError):
-                if strict:
-                    raise waveform
-                log.warning("unreadable audio skipped: %s", waveform)
-                result.failed.append((clip, str(waveform)))
-            else:
-                stored[keys[clip.clip_id]] = pool(embedder.embed(waveform), clip)
-                result.computed += 1
-            if n % flush_every == 0:
-                cache.save(path, stored)
-        if todo and len(stored):
-            cache.save(path, stored)
-        vectors.update({c.clip_id: stored[k] for c, k in in_split if k in stored})
+    paths = {s: cache.path(key, task_name, s, preprocessing) for s in {c.split for c in clips}}
+    stored = {s: cache.load(path) for s, path in paths.items()}
+    keyed = [(c, cache_key(c)) for c in clips]
+    todo = {c.clip_id: (c, k) for c, k in keyed if k not in stored[c.split]}
+    result = Extraction(
+        clips=[], embeddings=np.zeros((0, 0), np.float32), cache_hits=len(keyed) - len(todo)
+    )
+    fresh: dict[str, dict[str, np.ndarray]] = {s: {} for s in paths}
+    results = engine.run([c for c, _ in todo.values()], stream)
+    for clip, vector in tqdm(
+        results,
+        total=len(todo),
+        desc=task_name,
+        unit="clip",
+        disable=not progress or not todo,
+        leave=False,
+    ):
+        if isinstance(vector, AudioError):
+            if strict:
+                raise vector
+            log.warning("unreadable audio skipped: %s", vector)
+            result.failed.append((clip, str(vector)))
+            continue
+        batch = fresh[clip.split]
+        batch[todo[clip.clip_id][1]] = vector
+        result.computed += 1
+        if len(batch) >= flush_every:
+            _flush(cache, paths[clip.split], stored[clip.split], batch)
+    for split, path in paths.items():
+        _flush(cache, path, stored[split], fresh[split])
+        cache.consolidate(path)
+    vectors = {c.clip_id: stored[c.split][k] for c, k in keyed if k in stored[c.split]}
     bad = {c.clip_id for c, _ in result.failed}
     result.clips = [c for c in clips if c.clip_id not in bad]
     if not result.clips:
         raise NossError(f"{task_name}: no clip could be read")
     result.embeddings = np.stack([vectors[c.clip_id] for c in result.clips])
     return result
+
+
+def _flush(cache: EmbeddingCache, path, stored: dict, batch: dict) -> None:
+    """Write `batch` as a cache part, move it into `stored`, empty it."""
+    cache.save_part(path, batch)
+    stored.update(batch)
+    batch.clear()

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 from sklearn.discriminant_analysis import LinearDiscriminantAnalysis
@@ -22,6 +22,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
+from noss_eval.softmax import SoftmaxRegression
 from noss_eval.stats import classification_metrics
 
 FAMILIES = ("logistic", "lda")
@@ -35,6 +36,7 @@ class ProbeConfig:
     C: float = 1.0
     class_weight: str | None = None
     standardize: bool = True
+    solver: str = "lbfgs"  # or "adam": SoftmaxRegression, for many-class problems
 
     @property
     def label(self) -> str:
@@ -42,6 +44,7 @@ class ProbeConfig:
         if self.family == "logistic":
             parts.append(f"C={self.C:g}")
             parts += [f"cw={self.class_weight}"] * (self.class_weight is not None)
+            parts += ["adam"] * (self.solver == "adam")
         parts += ["l2"] * self.l2 + ["spk-norm"] * self.speaker_norm
         return "+".join(parts)
 
@@ -81,7 +84,25 @@ PROTOCOLS = {
 }
 
 
+# Above this many train rows x classes x dims, logistic probes use the mini-batch solver.
+ADAM_THRESHOLD = 1e10
+
+
+def choose_solver(
+    grid: list[ProbeConfig], n_train: int, n_classes: int, dim: int, solver: str = "auto"
+) -> list[ProbeConfig]:
+    """Set the logistic solver: "lbfgs" (sklearn), "adam", or "auto" (adam when large)."""
+    if solver == "auto":
+        solver = "adam" if n_train * n_classes * dim > ADAM_THRESHOLD else "lbfgs"
+    if solver not in ("lbfgs", "adam"):
+        raise ValueError(f"unknown solver '{solver}'")
+    return [replace(c, solver=solver) if c.family == "logistic" else c for c in grid]
+
+
 def make_classifier(cfg: ProbeConfig, seed: int):
+    if cfg.family == "logistic" and cfg.solver == "adam":
+        fast = SoftmaxRegression(C=cfg.C, class_weight=cfg.class_weight, random_state=seed)
+        return make_pipeline(StandardScaler(), fast) if cfg.standardize else fast
     if cfg.family == "logistic":
         lr = LogisticRegression(
             C=cfg.C, class_weight=cfg.class_weight, solver="lbfgs", max_iter=2000, random_state=seed
@@ -132,16 +153,19 @@ class Scored:
     y_pred: np.ndarray
 
 
-def fit_score(cfg: ProbeConfig, train: Part, evaluate: Part, seed: int) -> Scored:
+def fit(cfg: ProbeConfig, train: Part, seed: int):
     model = make_classifier(cfg, seed)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # convergence and collinearity warnings on tiny sets
-        model.fit(train.prepared(cfg), train.y)
+        return model.fit(train.prepared(cfg), train.y)
+
+
+def score(model, cfg: ProbeConfig, evaluate: Part) -> Scored:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
         x = evaluate.prepared(cfg)
         y_pred = model.predict(x)
-        scores = None
-        if len(model.classes_) == 2:
-            scores = model.predict_proba(x)[:, 1]
+        scores = model.predict_proba(x)[:, 1] if len(model.classes_) == 2 else None
     return Scored(classification_metrics(evaluate.y, y_pred, scores), y_pred)
 
 
@@ -160,12 +184,16 @@ def select_and_test(
     seed: int,
     select_on: str = "validation",
 ) -> Selection:
-    """Pick the configuration with the best accuracy on `select_on` (first in grid order wins
-    ties). With "validation" the test split is scored once, for the chosen configuration."""
+    """Fit every configuration on train once and keep the best by accuracy on `select_on`
+    (first in grid order wins ties). With "validation" only the chosen model sees the test set."""
+    held_out = test if select_on == "test" else validation
+    best = None
+    for cfg in grid:
+        model = fit(cfg, train, seed)
+        scored = score(model, cfg, held_out)
+        if best is None or scored.metrics["accuracy"] > best[2].metrics["accuracy"]:
+            best = (cfg, model, scored)
+    cfg, model, scored = best
     if select_on == "test":
-        scored = [fit_score(cfg, train, test, seed) for cfg in grid]
-        best = max(range(len(grid)), key=lambda i: (scored[i].metrics["accuracy"], -i))
-        return Selection(grid[best], None, scored[best])
-    val = [fit_score(cfg, train, validation, seed).metrics["accuracy"] for cfg in grid]
-    best = max(range(len(grid)), key=lambda i: (val[i], -i))
-    return Selection(grid[best], val[best], fit_score(grid[best], train, test, seed))
+        return Selection(cfg, None, scored)
+    return Selection(cfg, scored.metrics["accuracy"], score(model, cfg, test))

@@ -54,6 +54,10 @@ COLUMNS = (
     "noss_eval_version",
     "created",
 )  # all metrics in percent; delta in accuracy points
+PROTOCOL_NOTES = {
+    "noss-eval": "configuration picked on validation, test scored once",
+    "noss": "paper mode: best test accuracy over Google's grid",
+}
 KEY = ("embedder", "embedder_fingerprint", "task", "probe", "protocol")
 
 
@@ -144,14 +148,66 @@ def merge_leaderboard(path: Path, rows: Sequence[dict[str, Any]]) -> list[dict[s
     """Replace rows with the same (embedder, fingerprint, task, probe, protocol); keep the rest."""
     new_keys = {_key(r) for r in rows}
     public = [{k: v for k, v in r.items() if not k.startswith("_")} for r in rows]
-    merged = [r for r in read_leaderboard(path) if _key(r) not in new_keys] + public
+    old = read_leaderboard(path)
+    carried = _model_columns(old)
+    for row in public:  # latency and size belong to the model, not to one run
+        row.update(
+            {
+                k: v
+                for k, v in carried.get(row["embedder_sha256"], {}).items()
+                if row.get(k) in (None, "")
+            }
+        )
+    merged = [r for r in old if _key(r) not in new_keys] + public
+    write_leaderboard(path, merged)
+    return merged
+
+
+MODEL_COLUMNS = ("latency_ms", "latency_p90_ms", "latency_ms_all_threads", "size_mb", "params")
+
+
+def _model_columns(rows: list[dict[str, str]]) -> dict[str, dict[str, str]]:
+    out: dict[str, dict[str, str]] = {}
+    for r in rows:
+        values = {k: r[k] for k in MODEL_COLUMNS if r.get(k)}
+        if values:
+            out.setdefault(r["embedder_sha256"], {}).update(values)
+    return out
+
+
+def write_leaderboard(path: Path, merged: list[dict[str, Any]]) -> None:
     extra = sorted({k for r in merged for k in r} - set(COLUMNS))
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=[*COLUMNS, *extra], restval="", lineterminator="\n")
     writer.writeheader()
     writer.writerows(merged)
     atomic_write_text(path, buffer.getvalue())
-    return merged
+
+
+def merge_latency(
+    path: Path, columns: dict[str, dict[str, Any]], names: dict[str, dict[str, str]]
+) -> None:
+    """Write latency/size columns onto every row of each model (matched by content hash); a model
+    with no rows yet gets one row of its own with an empty task."""
+    rows = read_leaderboard(path)
+    seen = set()
+    for row in rows:
+        if row["embedder_sha256"] in columns:
+            row.update(columns[row["embedder_sha256"]])
+            seen.add(row["embedder_sha256"])
+    for sha, cols in columns.items():
+        if sha not in seen:
+            rows.append(
+                {
+                    **names[sha],
+                    "embedder_sha256": sha,
+                    "task": "",
+                    "probe": "",
+                    "protocol": "",
+                    **cols,
+                }
+            )
+    write_leaderboard(path, rows)
 
 
 def append_run_record(path: Path, record: dict[str, Any]) -> None:
@@ -173,12 +229,13 @@ def atomic_write_text(path: Path, text: str) -> None:
 
 def format_table(rows: Sequence[dict[str, Any]]) -> str:
     """A readable per-task table followed by the average delta per probe."""
-    header = ("task", "probe", "acc %", "bal-acc %", "ref %", "delta", "n_test", "config")
+    header = ("task", "probe", "acc %", "95% CI", "bal-acc %", "ref %", "delta", "n_test", "config")
     body = [
         (
             r["task"],
             r["probe"],
             _num(r["accuracy"]),
+            _interval(r.get("accuracy_ci_low"), r.get("accuracy_ci_high")),
             _num(r["balanced_accuracy"]),
             _num(r.get("reference_accuracy")),
             _num(r.get("delta"), signed=True),
@@ -197,9 +254,15 @@ def format_table(rows: Sequence[dict[str, Any]]) -> str:
             lines.append(
                 f"average delta vs reference ({probe}): {avg[0]:+.2f} points over {avg[1]} tasks"
             )
+    for protocol in sorted({r["protocol"] for r in rows}):
+        lines.append(f"protocol: {protocol} ({PROTOCOL_NOTES.get(protocol, '')})")
     sources = sorted({r["reference_source"] for r in rows if r.get("reference_source")})
     lines += [f"reference: {s}" for s in sources]
     return "\n".join(lines)
+
+
+def _interval(low: Any, high: Any) -> str:
+    return "-" if low in (None, "") else f"{float(low):.1f}-{float(high):.1f}"
 
 
 def _num(value: Any, signed: bool = False) -> str:

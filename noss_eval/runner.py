@@ -14,6 +14,7 @@ from typing import Any
 from noss_eval import __version__
 from noss_eval.cache import EmbeddingCache
 from noss_eval.embedder import Embedder, fingerprint, resolve_embedder
+from noss_eval.engines import EmbedderRecipe, Engine, LocalEngine, ProcessEngine
 from noss_eval.errors import NossError
 from noss_eval.evaluate import evaluate_task
 from noss_eval.extract import extract
@@ -41,6 +42,10 @@ class RunConfig:
     strict: bool = False
     progress: bool = True
     protocol: str = "noss-eval"
+    probe_solver: str = "auto"
+    runner: str = "local"  # or "beam"
+    workers: int = 1  # local runner: worker processes (1 = this process, interpreter threads)
+    beam_options: tuple[str, ...] = ()
     source: str = "layout"
     tfds_data_dir: Path | None = None
     data_label: str = ""  # recorded in the data_source column; defaults to the source
@@ -60,9 +65,25 @@ def describe_split_sizes(clips: list[Clip]) -> str:
     return ", ".join(f"{split} {n}" for split, n in sorted(counts.items()))
 
 
+def make_engine(config: RunConfig, embedder: Embedder, recipe: EmbedderRecipe) -> Engine:
+    """The extraction engine the run asks for: Beam, worker processes, or this process."""
+    if config.runner == "beam":
+        from noss_eval.beam_engine import BeamEngine
+
+        return BeamEngine(
+            recipe, embedder.sample_rate, config.beam_options, config.cache_dir / ".beam-staging"
+        )
+    if config.runner != "local":
+        raise NossError(f"--runner: '{config.runner}' is not one of local, beam")
+    if config.workers < 1:
+        raise NossError(f"--workers: must be at least 1, got {config.workers}")
+    return ProcessEngine(recipe, config.workers) if config.workers > 1 else LocalEngine(embedder)
+
+
 def score_task(
     data: Dataset,
     embedder: Embedder,
+    recipe: EmbedderRecipe,
     config: RunConfig,
     cache: EmbeddingCache,
     stamp: dict[str, Any],
@@ -73,6 +94,7 @@ def score_task(
         data.cache_namespace,
         clips,
         cache,
+        engine=make_engine(config, embedder, recipe),
         stream=data.stream,
         strict=config.strict,
         progress=config.progress,
@@ -88,7 +110,8 @@ def score_task(
         len(ex.failed),
     )
     rows = []
-    for outcome in evaluate_task(task, ex, config.seed, PROTOCOLS[config.protocol]):
+    protocol = PROTOCOLS[config.protocol]
+    for outcome in evaluate_task(task, ex, config.seed, protocol, config.probe_solver):
         percent = {m: round(100.0 * v, 3) for m, v in outcome.metrics.items()}
         val = outcome.validation_accuracy
         rows.append(
@@ -122,6 +145,8 @@ def run(config: RunConfig, registry: Mapping[str, Task] = BUILTIN_TASKS) -> list
     if config.protocol not in PROTOCOLS:
         raise NossError(f"--protocol: '{config.protocol}' is not one of {', '.join(PROTOCOLS)}")
     tasks = select_tasks(config.tasks, registry)
+    recipe = EmbedderRecipe(config.embedder, dict(config.embedder_options))
+    ref_recipe = EmbedderRecipe(config.reference or "", dict(config.reference_options))
     embedder = resolve_embedder(config.embedder, config.embedder_options)
     reference = (
         resolve_embedder(config.reference, config.reference_options) if config.reference else None
@@ -142,9 +167,9 @@ def run(config: RunConfig, registry: Mapping[str, Task] = BUILTIN_TASKS) -> list
         data = open_dataset(task, config.source, config.data_dir, config.tfds_data_dir)
         if data is None:
             continue
-        rows += score_task(data, embedder, config, cache, stamp)
+        rows += score_task(data, embedder, recipe, config, cache, stamp)
         if reference is not None:
-            ref_rows += score_task(data, reference, config, cache, stamp)
+            ref_rows += score_task(data, reference, ref_recipe, config, cache, stamp)
     if not rows:
         where = config.tfds_data_dir if config.source == "tfds" else config.data_dir
         raise NossError(

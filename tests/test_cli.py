@@ -45,6 +45,9 @@ def test_demo_runs_everything_and_says_it_is_synthetic(tmp_path):
         "speech_commands",
         "mask",
         "esc50_hs",
+        "voxforge",
+        "savee",
+        "dementiabank",
     }
     assert all(r["data_source"] == "synthetic-demo" and r["embedder"] == "dsp" for r in rows)
     assert all(float(r["accuracy"]) > 80 for r in rows)

@@ -1,0 +1,151 @@
+"""Engines turn clips into pooled embeddings; extraction (caching, bookkeeping) is shared.
+
+- `LocalEngine`: this process. Decoding and resampling run on a background thread, a bounded queue
+  ahead of inference, so they overlap with the interpreter (which releases the GIL and uses all
+  cores itself); memory stays bounded whatever the dataset size.
+- `ProcessEngine`: N worker processes, each with its own single-threaded embedder.
+- `noss_eval.beam_engine.BeamEngine`: the same work as an Apache Beam pipeline.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from multiprocessing import get_context
+from typing import Any, Protocol
+
+import numpy as np
+
+from noss_eval.audio import load_audio
+from noss_eval.embedder import Embedder, resolve_embedder
+from noss_eval.errors import AudioError, NossError
+from noss_eval.sources import AudioStream, file_stream
+from noss_eval.task import Clip
+
+Result = tuple[Clip, "np.ndarray | AudioError"]
+
+
+class Engine(Protocol):
+    def run(self, clips: Sequence[Clip], stream: AudioStream) -> Iterator[Result]:
+        """`(clip, pooled vector or the AudioError)` for every clip, in order."""
+        ...
+
+
+def pool(frames: np.ndarray, clip: Clip) -> np.ndarray:
+    """Time-average `[frames, dim]` into one vector."""
+    if frames.ndim != 2 or frames.shape[0] == 0:
+        raise NossError(f"{clip.path}: embedder returned shape {frames.shape}, not [frames, dim]")
+    vector = frames.mean(axis=0)
+    if not np.all(np.isfinite(vector)):
+        raise NossError(f"{clip.path}: embedder returned NaN or infinite values")
+    return vector.astype(np.float32)
+
+
+def prefetched(items: Iterable[Any], depth: int) -> Iterator[Any]:
+    """Iterate `items` on a background thread, at most `depth` ahead; re-raise its errors."""
+    buffer: queue.Queue = queue.Queue(maxsize=depth)
+    done = object()
+    stop = threading.Event()
+
+    def produce() -> None:
+        try:
+            for item in items:
+                while not stop.is_set():
+                    try:
+                        buffer.put((item, None), timeout=0.1)
+                        break
+                    except queue.Full:
+                        continue
+                if stop.is_set():
+                    return
+        except BaseException as exc:  # handed to the consumer
+            buffer.put((done, exc))
+            return
+        buffer.put((done, None))
+
+    thread = threading.Thread(target=produce, name="noss-eval-decode", daemon=True)
+    thread.start()
+    try:
+        while True:
+            item, error = buffer.get()
+            if item is done:
+                if error is not None:
+                    raise error
+                return
+            yield item
+    finally:
+        stop.set()
+
+
+@dataclass
+class LocalEngine:
+    embedder: Embedder
+    depth: int = 32
+
+    def run(self, clips: Sequence[Clip], stream: AudioStream) -> Iterator[Result]:
+        for clip, audio in prefetched(stream(clips, self.embedder.sample_rate), self.depth):
+            yield (
+                clip,
+                audio if isinstance(audio, AudioError) else pool(self.embedder.embed(audio), clip),
+            )
+
+
+@dataclass(frozen=True)
+class EmbedderRecipe:
+    """What rebuilds the embedder in another process (or on a Beam worker)."""
+
+    spec: str
+    options: Mapping[str, Any] = field(default_factory=dict)
+
+    def build(self, threads: int | None = None) -> Embedder:
+        if threads is None or "threads" in self.options:
+            return resolve_embedder(self.spec, self.options)
+        try:
+            return resolve_embedder(self.spec, {**self.options, "threads": threads})
+        except NossError:  # a plug-in kind without a `threads` argument
+            return resolve_embedder(self.spec, self.options)
+
+
+def embed_clip(embedder: Embedder, clip: Clip) -> Result:
+    try:
+        audio = load_audio(clip.path, embedder.sample_rate, clip.start, clip.duration)
+    except AudioError as exc:
+        return clip, exc
+    return clip, pool(embedder.embed(audio), clip)
+
+
+_worker_embedder: Embedder | None = None
+
+
+def _start_worker(recipe: EmbedderRecipe) -> None:
+    global _worker_embedder
+    _worker_embedder = recipe.build(threads=1)
+
+
+def _embed_chunk(clips: list[Clip]) -> list[Result]:
+    return [embed_clip(_worker_embedder, clip) for clip in clips]
+
+
+@dataclass
+class ProcessEngine:
+    recipe: EmbedderRecipe
+    workers: int
+    chunk: int = 16
+
+    def run(self, clips: Sequence[Clip], stream: AudioStream) -> Iterator[Result]:
+        if stream is not file_stream:
+            raise NossError("--workers > 1 reads audio files itself; use it with --source layout")
+        if not clips:
+            return
+        chunks = [list(clips[i : i + self.chunk]) for i in range(0, len(clips), self.chunk)]
+        with ProcessPoolExecutor(
+            self.workers,
+            mp_context=get_context("spawn"),
+            initializer=_start_worker,
+            initargs=(self.recipe,),
+        ) as pool_:
+            for results in pool_.map(_embed_chunk, chunks):
+                yield from results

@@ -1,0 +1,157 @@
+"""`noss-eval frontier`: quality (average delta vs TRILL) against latency, as in the FRILL paper.
+
+Models come from a leaderboard CSV: their deltas for one probe and protocol, averaged over the
+tasks every plotted model has, and their `latency_ms` (from `noss-eval latency`). A model is on the
+Pareto frontier when no other model is at least as fast and at least as good, and better in one.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from noss_eval.errors import NossError
+from noss_eval.report import read_leaderboard
+
+
+@dataclass(frozen=True)
+class Point:
+    embedder: str
+    sha256: str
+    latency_ms: float
+    quality: float  # mean delta vs reference, accuracy points
+    on_frontier: bool = False
+
+
+def collect(
+    rows: list[dict[str, str]], probe: str, protocol: str
+) -> tuple[list[Point], list[str], list[str]]:
+    """Points (frontier not yet marked), the common tasks, and the models left out (and why)."""
+    deltas: dict[tuple[str, str, str], dict[str, float]] = defaultdict(dict)
+    latency: dict[str, float] = {}
+    for r in rows:
+        if r.get("latency_ms"):
+            latency[r["embedder_sha256"]] = float(r["latency_ms"])
+        if r["probe"] == probe and r["protocol"] == protocol and r.get("delta"):
+            model = (r["embedder"], r["embedder_sha256"], r["embedder_fingerprint"])
+            deltas[model][r["task"]] = float(r["delta"])
+    skipped = [
+        f"{name}: no latency_ms (run noss-eval latency)"
+        for name, sha, _ in deltas
+        if sha not in latency
+    ]
+    models = {k: v for k, v in deltas.items() if k[1] in latency}
+    if not models:
+        raise NossError(
+            f"frontier: no model in the leaderboard has both {probe}/{protocol} "
+            "deltas and latency_ms"
+        )
+    common = sorted(set.intersection(*(set(v) for v in models.values())))
+    if not common:
+        raise NossError("frontier: the models share no task with a delta; nothing to compare")
+    names = [name for name, _, _ in models]
+    points = [
+        Point(
+            name if names.count(name) == 1 else f"{name} ({fp[:6]})",
+            sha,
+            latency[sha],
+            float(np.mean([d[t] for t in common])),
+        )
+        for (name, sha, fp), d in models.items()
+    ]
+    return points, common, skipped
+
+
+def mark_frontier(points: list[Point]) -> list[Point]:
+    def dominated(p: Point) -> bool:
+        return any(
+            q.latency_ms <= p.latency_ms
+            and q.quality >= p.quality
+            and (q.latency_ms < p.latency_ms or q.quality > p.quality)
+            for q in points
+        )
+
+    return [Point(p.embedder, p.sha256, p.latency_ms, p.quality, not dominated(p)) for p in points]
+
+
+def plot(points: list[Point], tasks: list[str], out: Path, title: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 4.5), dpi=120)
+    front = sorted((p for p in points if p.on_frontier), key=lambda p: p.latency_ms)
+    rest = [p for p in points if not p.on_frontier]
+    ax.scatter(
+        [p.latency_ms for p in rest],
+        [p.quality for p in rest],
+        color="0.6",
+        alpha=0.45,
+        label="dominated",
+    )
+    ax.step(
+        [p.latency_ms for p in front],
+        [p.quality for p in front],
+        where="post",
+        color="tab:red",
+        alpha=0.6,
+    )
+    ax.scatter(
+        [p.latency_ms for p in front],
+        [p.quality for p in front],
+        color="tab:red",
+        zorder=3,
+        label="Pareto frontier",
+    )
+    for p in points:
+        ax.annotate(
+            p.embedder,
+            (p.latency_ms, p.quality),
+            textcoords="offset points",
+            xytext=(5, 4),
+            fontsize=8,
+            alpha=1.0 if p.on_frontier else 0.5,
+        )
+    ax.axhline(0.0, color="0.3", lw=0.8, ls="--")
+    ax.set_xscale("log")
+    ax.set_xlabel("latency per 0.96 s window, 1 thread (ms, log scale)")
+    ax.set_ylabel("average accuracy delta vs TRILL (points)")
+    ax.set_title(title, fontsize=10)
+    ax.text(
+        0.01,
+        0.01,
+        f"tasks: {', '.join(tasks)}",
+        transform=ax.transAxes,
+        fontsize=7,
+        color="0.35",
+        va="bottom",
+    )
+    ax.legend(loc="upper right", fontsize=8)
+    ax.grid(alpha=0.3, which="both")
+    fig.tight_layout()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out)
+    plt.close(fig)
+
+
+def frontier(leaderboard: Path, out: Path, probe: str, protocol: str) -> tuple[list[Point], str]:
+    """Plot to `out`; return the points and a text summary naming the frontier models."""
+    if not leaderboard.is_file():
+        raise NossError(f"frontier: no such file: {leaderboard}")
+    points, tasks, skipped = collect(read_leaderboard(leaderboard), probe, protocol)
+    points = mark_frontier(points)
+    plot(points, tasks, out, f"quality vs latency ({probe} probe, {protocol} protocol)")
+    lines = ["Pareto frontier (fastest first):"]
+    lines += [
+        f"  {p.embedder:24s} {p.latency_ms:9.2f} ms  {p.quality:+7.2f} points"
+        for p in sorted(points, key=lambda p: p.latency_ms)
+        if p.on_frontier
+    ]
+    lines += [f"dominated: {p.embedder}" for p in points if not p.on_frontier]
+    lines += [f"skipped {s}" for s in skipped]
+    lines.append(f"averaged over {len(tasks)} common tasks: {', '.join(tasks)}; plot: {out}")
+    return points, "\n".join(lines)
