@@ -82,6 +82,7 @@ def plot(points: list[Point], tasks: list[str], out: Path, title: str) -> None:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    import matplotlib.ticker
 
     fig, ax = plt.subplots(figsize=(7, 4.5), dpi=120)
     front = sorted((p for p in points if p.on_frontier), key=lambda p: p.latency_ms)
@@ -116,8 +117,17 @@ def plot(points: list[Point], tasks: list[str], out: Path, title: str) -> None:
             fontsize=8,
             alpha=1.0 if p.on_frontier else 0.5,
         )
-    ax.axhline(0.0, color="0.3", lw=0.8, ls="--")
+    ax.axhline(0.0, color="0.3", lw=0.8, ls="--", label="TRILL (reference)")
     ax.set_xscale("log")
+    xs, ys = [p.latency_ms for p in points], [p.quality for p in points] + [0.0]
+    ax.set_xlim(min(xs) / 1.6, max(xs) * 2.2)  # room for labels right of the points
+    span = max(ys) - min(ys) or 1.0
+    ax.set_ylim(min(ys) - 0.12 * span, max(ys) + 0.18 * span)
+    plain = matplotlib.ticker.FuncFormatter(lambda v, _: f"{v:g}")
+    ax.xaxis.set_major_formatter(plain)
+    narrow = max(xs) / min(xs) < 20  # under ~1 decade: label the minor ticks too
+    ax.xaxis.set_minor_formatter(plain if narrow else matplotlib.ticker.NullFormatter())
+    ax.tick_params(axis="x", which="minor", labelsize=7)
     ax.set_xlabel("latency per 0.96 s window, 1 thread (ms, log scale)")
     ax.set_ylabel("average accuracy delta vs TRILL (points)")
     ax.set_title(title, fontsize=10)
@@ -130,7 +140,7 @@ def plot(points: list[Point], tasks: list[str], out: Path, title: str) -> None:
         color="0.35",
         va="bottom",
     )
-    ax.legend(loc="upper right", fontsize=8)
+    ax.legend(loc="best", fontsize=8, framealpha=0.9)
     ax.grid(alpha=0.3, which="both")
     fig.tight_layout()
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -1,0 +1,70 @@
+"""`noss-eval latency` and `noss-eval frontier` on real models."""
+
+import csv
+
+import pytest
+from testlib import MICRO_SPEECH, YAMNET, require_shared
+
+from noss_eval import synthetic
+from noss_eval.cli import main
+from noss_eval.frontier import Point, mark_frontier
+
+
+@pytest.fixture
+def board(tmp_path, dynamic_tflite, fixed_tflite):
+    """A leaderboard with two real TFLite models evaluated on one task."""
+    synthetic.write_crema_d(tmp_path / "data" / "crema_d")
+    path = tmp_path / "board.csv"
+    for model in (dynamic_tflite, fixed_tflite):
+        assert main(["--embedder", str(model), "--data-dir", str(tmp_path / "data"),
+                     "--cache-dir", str(tmp_path / "c"), "--leaderboard", str(path)]) == 0
+    return path
+
+
+def test_latency_measures_real_models_and_merges_into_the_leaderboard(board, capsys,
+                                                                       dynamic_tflite):
+    yamnet, micro = require_shared(YAMNET), require_shared(MICRO_SPEECH)
+    args = ["latency", str(dynamic_tflite), str(yamnet), str(micro), "--runs", "5",
+            "--leaderboard", str(board)]
+    assert main(args) == 0
+    out = capsys.readouterr().out
+    assert "yamnet" in out and "micro_speech_quantized" in out and "16,656" in out
+    rows = list(csv.DictReader(board.open()))
+    evaluated = [r for r in rows if r["embedder"] == "conv_dynamic"]
+    assert len(evaluated) == 2 and all(float(r["latency_ms"]) > 0 for r in evaluated)
+    assert float(evaluated[0]["size_mb"]) > 0.01 and int(evaluated[0]["params"]) > 10_000
+    standalone = {r["embedder"]: r for r in rows if r["task"] == ""}
+    assert set(standalone) == {"yamnet", "micro_speech_quantized"}
+    assert 4.0 < float(standalone["yamnet"]["size_mb"]) < 4.2
+    assert float(standalone["yamnet"]["latency_ms_all_threads"]) > 0
+    # a later evaluation of the same model keeps its latency columns
+    assert main(["--embedder", "dsp", "--data-dir", str(board.parent / "data"),
+                 "--leaderboard", str(board), "--cache-dir", str(board.parent / "c")]) == 0
+    again = [r for r in csv.DictReader(board.open()) if r["embedder"] == "conv_dynamic"]
+    assert all(r["latency_ms"] == evaluated[0]["latency_ms"] for r in again)
+
+
+def test_frontier_plot_and_printout(board, tmp_path, capsys, dynamic_tflite, fixed_tflite):
+    assert main(["latency", str(dynamic_tflite), str(fixed_tflite), "--runs", "3",
+                 "--leaderboard", str(board)]) == 0
+    capsys.readouterr()
+    out_png = tmp_path / "frontier.png"
+    assert main(["frontier", str(board), "--out", str(out_png)]) == 0
+    printed = capsys.readouterr().out
+    assert "Pareto frontier" in printed and "crema_d" in printed
+    assert out_png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and out_png.stat().st_size > 10_000
+
+
+def test_pareto_marking():
+    points = mark_frontier([Point("fast", "a", 1.0, -3.0), Point("slow-good", "b", 30.0, 0.0),
+                            Point("worse", "c", 10.0, -4.0), Point("tie", "d", 1.0, -3.0)])
+    assert {p.embedder for p in points if p.on_frontier} == {"fast", "slow-good", "tie"}
+
+
+def test_frontier_needs_latency(tmp_path, board, capsys):
+    assert main(["frontier", str(board), "--out", str(tmp_path / "f.png")]) == 2
+    assert "no model in the leaderboard has both" in capsys.readouterr().err
+    with pytest.raises(Exception, match="no such file"):
+        from noss_eval.frontier import frontier
+
+        frontier(tmp_path / "missing.csv", tmp_path / "f.png", "logistic", "noss-eval")
