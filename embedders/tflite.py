@@ -33,10 +33,14 @@ class TFLiteEmbedder:
         hop: float = 0.5,
         input_gain: float = 1.0,
         frontend: str | None = None,
+        min_seconds: float = 0.975,
     ) -> None:
         """`hop`: window step of fixed-length models, as a fraction of the window.
         `input_gain`: multiplies the waveform (32768 for models that expect int16-scale audio).
-        `threads`: interpreter threads, all cores by default."""
+        `threads`: interpreter threads, all cores by default.
+        `min_seconds`: dynamic-length inputs shorter than this are zero-padded to it (default:
+        one NOSS window, 96 frames of 10 ms plus the 25 ms STFT window); models with an
+        in-graph frontend get no window at all from shorter audio, and LiteRT crashes on that."""
         self.path = Path(path)
         self.name = name or self.path.stem
         self.sample_rate = int(sample_rate)
@@ -51,11 +55,13 @@ class TFLiteEmbedder:
             "hop": hop,
             "input_gain": input_gain,
             "frontend": frontend,
+            "min_seconds": min_seconds,
         }
         self._interpreter, self._output = _open(self.path, output, threads)
         self._input = self._interpreter.get_input_details()[0]
         self._shape = tuple(int(d) for d in self._input["shape_signature"])
         self._hop, self._gain, self._frontend = hop, input_gain, frontend
+        self._min_samples = int(round(min_seconds * self.sample_rate))
         self._allocated = False
 
     @property
@@ -76,7 +82,15 @@ class TFLiteEmbedder:
         )
 
     def embed(self, waveform: np.ndarray) -> np.ndarray:
-        outputs = [self._invoke(batch) for batch in self._batches(waveform * self._gain)]
+        return self.infer(self.prepare(waveform))
+
+    def prepare(self, waveform: np.ndarray) -> list[np.ndarray]:
+        """Model-shaped inputs for one clip (gain, frontend, framing): no interpreter needed,
+        so it can run on another thread while `infer` works on the previous clip."""
+        return list(self._batches(waveform * self._gain))
+
+    def infer(self, batches: list[np.ndarray]) -> np.ndarray:
+        outputs = [self._invoke(batch) for batch in batches]
         return np.concatenate([o.reshape(-1, o.shape[-1]) for o in outputs]).astype(np.float32)
 
     def _batches(self, x: np.ndarray) -> Iterator[np.ndarray]:
@@ -85,6 +99,8 @@ class TFLiteEmbedder:
         if self._frontend:
             windows = log_mel_windows(x)
         elif self._shape[-1] == -1:
+            if x.size < self._min_samples:
+                x = np.pad(x, (0, self._min_samples - x.size))
             yield x[None, :].astype(np.float32)
             return
         else:

@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
 import soundfile as sf
-from scipy.signal import resample_poly
+import soxr
 
 from noss_eval.errors import AudioError
 
 # Bump when decoding or resampling changes: it is part of every cache key.
-PREPROCESSING_VERSION = "audio-v1:soundfile+resample_poly"
+PREPROCESSING_VERSION = "audio-v2:soundfile+soxr-vhq"
 
 
 def read_audio(
@@ -38,12 +37,10 @@ def read_audio(
 
 
 def resample(waveform: np.ndarray, rate: int, target_rate: int) -> np.ndarray:
-    """Polyphase resampling (Kaiser-windowed FIR) from `rate` to `target_rate`."""
+    """Band-limited resampling with libsoxr at its very-high-quality setting."""
     if rate == target_rate:
         return waveform.astype(np.float32, copy=False)
-    ratio = Fraction(target_rate, rate)
-    out = resample_poly(waveform, ratio.numerator, ratio.denominator, window=("kaiser", 5.0))
-    return out.astype(np.float32)
+    return soxr.resample(waveform.astype(np.float32, copy=False), rate, target_rate, quality="VHQ")
 
 
 def load_audio(

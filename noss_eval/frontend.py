@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
+import scipy.fft
+from numpy.lib.stride_tricks import sliding_window_view
 
 
 @dataclass(frozen=True)
@@ -62,16 +64,19 @@ def mel_matrix(cfg: LogMelConfig) -> np.ndarray:
     return np.vstack([np.zeros((1, cfg.num_mel_bins)), weights]).astype(np.float32)
 
 
+@lru_cache(maxsize=8)
+def _hann(length: int) -> np.ndarray:
+    """Periodic Hann window, as `tf.signal.hann_window`."""
+    return (0.5 - 0.5 * np.cos(2.0 * np.pi * np.arange(length) / length)).astype(np.float32)
+
+
 def log_mel(waveform: np.ndarray, cfg: LogMelConfig = NOSS_LOGMEL) -> np.ndarray:
     """`[frames, num_mel_bins]` log-mel spectrogram of a 1-D waveform at `cfg.sample_rate`."""
     x = np.asarray(waveform, dtype=np.float32)
     if x.size < cfg.frame_length:
         x = np.pad(x, (0, cfg.frame_length - x.size))
-    n_frames = 1 + (x.size - cfg.frame_length) // cfg.frame_step
-    idx = np.arange(cfg.frame_length)[None, :] + cfg.frame_step * np.arange(n_frames)[:, None]
-    n = np.arange(cfg.frame_length)
-    hann = (0.5 - 0.5 * np.cos(2.0 * np.pi * n / cfg.frame_length)).astype(np.float32)
-    magnitude = np.abs(np.fft.rfft(x[idx] * hann, n=cfg.fft_length, axis=1)).astype(np.float32)
+    frames = sliding_window_view(x, cfg.frame_length)[:: cfg.frame_step]
+    magnitude = np.abs(scipy.fft.rfft(frames * _hann(cfg.frame_length), n=cfg.fft_length, axis=1))
     return np.log(magnitude @ mel_matrix(cfg) + cfg.log_offset).astype(np.float32)
 
 
@@ -84,3 +89,16 @@ def log_mel_windows(waveform: np.ndarray, cfg: LogMelConfig = NOSS_LOGMEL) -> np
         mel = np.pad(mel, ((0, size - mel.shape[0]), (0, 0)), constant_values=floor)
     starts = range(0, mel.shape[0] - size + 1, hop)
     return np.stack([mel[s : s + size] for s in starts])[..., None]
+
+
+def tf_log_mel_windows(audio, cfg: LogMelConfig = NOSS_LOGMEL):
+    """The same frontend in TensorFlow ops, for building models that take audio: `[n]` ->
+    `[F, 96, 64, 1]`. Converts to TFLite builtin ops only (STFT becomes RFFT2D)."""
+    import tensorflow as tf
+
+    stft = tf.signal.stft(audio, cfg.frame_length, cfg.frame_step, cfg.fft_length)
+    mel = tf.matmul(tf.abs(stft), tf.constant(mel_matrix(cfg)))
+    windows = tf.signal.frame(
+        tf.math.log(mel + cfg.log_offset), cfg.frames_per_window, cfg.window_hop_frames, axis=0
+    )
+    return tf.expand_dims(windows, -1)

@@ -1,8 +1,9 @@
 """`noss-eval latency`: time per 0.96 s window, model size and parameter count.
 
 Each (model, thread count) is measured in a fresh process, because TensorFlow fixes its thread
-pools once started. Latency is the wall time of one `embed()` call on a 0.96 s window, after
-warm-up: median and 90th percentile.
+pools once started. Latency is the wall time of one `embed()` call on one NOSS window (96 frames
+of 10 ms: 0.96 s, which takes 0.975 s of audio with the 25 ms STFT window), after warm-up:
+median and 90th percentile.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import os
 import time
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from multiprocessing import get_context
 from pathlib import Path
@@ -19,8 +21,9 @@ import numpy as np
 
 from noss_eval.embedder import Embedder, fingerprint
 from noss_eval.engines import EmbedderRecipe
+from noss_eval.errors import NossError
 
-WINDOW_S = 0.96
+WINDOW_S = 0.975  # audio for one 0.96 s (96-frame) NOSS window
 
 
 @dataclass(frozen=True)
@@ -38,7 +41,10 @@ class Latency:
 def measure(recipe: EmbedderRecipe, threads: int, runs: int = 50, warmup: int = 5) -> Latency:
     """Time `runs` embeddings of one 0.96 s window in a fresh process."""
     with ProcessPoolExecutor(1, mp_context=get_context("spawn")) as pool:
-        return pool.submit(_measure_here, recipe, threads, runs, warmup).result()
+        try:
+            return pool.submit(_measure_here, recipe, threads, runs, warmup).result()
+        except BrokenProcessPool:
+            raise NossError(f"latency: {recipe.spec} crashed the process that timed it") from None
 
 
 def _measure_here(recipe: EmbedderRecipe, threads: int, runs: int, warmup: int) -> Latency:
@@ -125,4 +131,6 @@ def format_latency(results: list[Latency]) -> str:
     lines = [
         "  ".join(x.ljust(w) for x, w in zip(line, widths, strict=True)) for line in (header, *body)
     ]
-    return "\n".join([*lines, f"latency: one {WINDOW_S} s window per call, after warm-up"])
+    return "\n".join(
+        [*lines, "latency: one 0.96 s NOSS window (0.975 s of audio) per call, after warm-up"]
+    )

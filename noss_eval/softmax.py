@@ -1,10 +1,10 @@
 """Multinomial logistic regression for many-class probes (VoxCeleb1: 1,251 speakers).
 
 Same objective as sklearn's `LogisticRegression(C)`, `C * sum(log-loss) + ||W||^2 / 2`, minimised
-by mini-batch Adam with a cosine schedule in float32 (`epochs` passes, at least `min_steps`
-steps). One pass costs two matrix products, so a few epochs over 140k x 2048 take minutes where
-lbfgs takes hours; `benchmarks/bench_probe.py` checks the accuracy against sklearn on a subset
-sklearn can fit.
+by mini-batch Adam with a cosine schedule in float32: `epochs` passes of about 20 steps each
+(batch n/20, between 64 and 2048 rows). One pass costs two matrix products, so a few epochs over
+140k x 2048 take minutes where lbfgs takes hours; `benchmarks/bench_probe.py` checks the accuracy
+against sklearn on a subset sklearn can fit.
 """
 
 from __future__ import annotations
@@ -19,15 +19,13 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
         C: float = 1.0,
         class_weight: str | None = None,
         epochs: int = 4,
-        min_steps: int = 300,
-        batch_size: int = 2048,
-        learning_rate: float = 4e-3,
+        batch_size: int | None = None,
+        learning_rate: float = 2e-3,
         random_state: int = 0,
     ):
         self.C = C
         self.class_weight = class_weight
         self.epochs = epochs
-        self.min_steps = min_steps
         self.batch_size = batch_size
         self.learning_rate = learning_rate
         self.random_state = random_state
@@ -47,14 +45,13 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
         b = np.zeros(k, np.float32)
         moments = [np.zeros_like(p) for p in (w, w, b, b)]
         decay = np.float32(1.0 / (self.C * n))  # the L2 term per sample of the mean loss
-        per_epoch = -(-n // self.batch_size)
-        epochs = max(self.epochs, -(-self.min_steps // per_epoch))  # small sets: more passes
-        steps = epochs * per_epoch
+        batch = self.batch_size or int(np.clip(n // 20, 64, 2048))
+        steps = self.epochs * -(-n // batch)
         t = 0
-        for _ in range(epochs):
+        for _ in range(self.epochs):
             order = rng.permutation(n)
-            for start in range(0, n, self.batch_size):
-                rows = order[start : start + self.batch_size]
+            for start in range(0, n, batch):
+                rows = order[start : start + batch]
                 xb, yb = x[rows], target[rows]
                 grad = _softmax(xb @ w + b)
                 grad[np.arange(len(rows)), yb] -= 1.0

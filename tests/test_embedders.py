@@ -5,7 +5,16 @@ import hashlib
 
 import numpy as np
 import pytest
-from testlib import MICRO_SPEECH, YAMNET, YAMNET_EMBEDDING, require_shared, save_trill_like, tone
+from testlib import (
+    MICRO_SPEECH,
+    YAMNET,
+    YAMNET_EMBEDDING,
+    convert,
+    frontend_model,
+    require_shared,
+    save_trill_like,
+    tone,
+)
 
 from noss_eval.embedder import fingerprint, resolve_embedder
 from noss_eval.embedders.dsp import DspEmbedder
@@ -109,3 +118,23 @@ def test_dsp_baseline_separates_pitch():
     a, b = dsp.embed(tone(200, 1.0)), dsp.embed(tone(800, 1.0))
     assert a.shape == (1, 256) and not np.allclose(a, b)
     np.testing.assert_array_equal(a, dsp.embed(tone(200, 1.0)))
+
+
+def test_in_graph_frontend_model_survives_clips_shorter_than_a_window(tmp_path):
+    """LiteRT crashes the process on the empty tensor such a model makes from < 0.975 s."""
+    path = tmp_path / "frontend.tflite"
+    path.write_bytes(convert(frontend_model()))
+    emb = TFLiteEmbedder(path)
+    assert emb.input_shape == (1, -1)
+    assert emb.embed(tone(300, 0.5)).shape == (1, 16)
+    assert emb.embed(tone(300, 2.0)).shape == (1 + (1 + (32000 - 400) // 160 - 96) // 17, 16)
+
+
+def test_short_clips_are_padded_for_dynamic_models(dynamic_tflite):
+    emb = TFLiteEmbedder(dynamic_tflite)
+    frames = 1 + (int(0.975 * 16000) - 400) // 160
+    assert emb.embed(tone(200, 0.2)).shape == (frames, 32)
+    assert (
+        TFLiteEmbedder(dynamic_tflite, min_seconds=0).embed(tone(200, 0.2)).shape[0]
+        == 1 + (3200 - 400) // 160
+    )

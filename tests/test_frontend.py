@@ -2,7 +2,13 @@ import numpy as np
 import tensorflow as tf
 from testlib import tone
 
-from noss_eval.frontend import NOSS_LOGMEL, log_mel, log_mel_windows, mel_matrix
+from noss_eval.frontend import (
+    NOSS_LOGMEL,
+    log_mel,
+    log_mel_windows,
+    mel_matrix,
+    tf_log_mel_windows,
+)
 
 
 def test_mel_matrix_matches_tensorflow():
@@ -32,3 +38,10 @@ def test_windows_have_the_noss_shape_and_hop():
 
 def test_short_clip_gives_one_padded_window():
     assert log_mel_windows(tone(200.0, 0.3)).shape == (1, 96, 64, 1)
+
+
+def test_tensorflow_frontend_matches_numpy():
+    x = tone(250.0, 2.5) + 0.01 * np.random.RandomState(1).randn(40000).astype(np.float32)
+    np.testing.assert_allclose(
+        tf_log_mel_windows(tf.constant(x)).numpy(), log_mel_windows(x), atol=2e-3
+    )

@@ -16,16 +16,38 @@ def board(tmp_path, dynamic_tflite, fixed_tflite):
     synthetic.write_crema_d(tmp_path / "data" / "crema_d")
     path = tmp_path / "board.csv"
     for model in (dynamic_tflite, fixed_tflite):
-        assert main(["--embedder", str(model), "--data-dir", str(tmp_path / "data"),
-                     "--cache-dir", str(tmp_path / "c"), "--leaderboard", str(path)]) == 0
+        assert (
+            main(
+                [
+                    "--embedder",
+                    str(model),
+                    "--data-dir",
+                    str(tmp_path / "data"),
+                    "--cache-dir",
+                    str(tmp_path / "c"),
+                    "--leaderboard",
+                    str(path),
+                ]
+            )
+            == 0
+        )
     return path
 
 
-def test_latency_measures_real_models_and_merges_into_the_leaderboard(board, capsys,
-                                                                       dynamic_tflite):
+def test_latency_measures_real_models_and_merges_into_the_leaderboard(
+    board, capsys, dynamic_tflite
+):
     yamnet, micro = require_shared(YAMNET), require_shared(MICRO_SPEECH)
-    args = ["latency", str(dynamic_tflite), str(yamnet), str(micro), "--runs", "5",
-            "--leaderboard", str(board)]
+    args = [
+        "latency",
+        str(dynamic_tflite),
+        str(yamnet),
+        str(micro),
+        "--runs",
+        "5",
+        "--leaderboard",
+        str(board),
+    ]
     assert main(args) == 0
     out = capsys.readouterr().out
     assert "yamnet" in out and "micro_speech_quantized" in out and "16,656" in out
@@ -38,15 +60,40 @@ def test_latency_measures_real_models_and_merges_into_the_leaderboard(board, cap
     assert 4.0 < float(standalone["yamnet"]["size_mb"]) < 4.2
     assert float(standalone["yamnet"]["latency_ms_all_threads"]) > 0
     # a later evaluation of the same model keeps its latency columns
-    assert main(["--embedder", "dsp", "--data-dir", str(board.parent / "data"),
-                 "--leaderboard", str(board), "--cache-dir", str(board.parent / "c")]) == 0
+    assert (
+        main(
+            [
+                "--embedder",
+                "dsp",
+                "--data-dir",
+                str(board.parent / "data"),
+                "--leaderboard",
+                str(board),
+                "--cache-dir",
+                str(board.parent / "c"),
+            ]
+        )
+        == 0
+    )
     again = [r for r in csv.DictReader(board.open()) if r["embedder"] == "conv_dynamic"]
     assert all(r["latency_ms"] == evaluated[0]["latency_ms"] for r in again)
 
 
 def test_frontier_plot_and_printout(board, tmp_path, capsys, dynamic_tflite, fixed_tflite):
-    assert main(["latency", str(dynamic_tflite), str(fixed_tflite), "--runs", "3",
-                 "--leaderboard", str(board)]) == 0
+    assert (
+        main(
+            [
+                "latency",
+                str(dynamic_tflite),
+                str(fixed_tflite),
+                "--runs",
+                "3",
+                "--leaderboard",
+                str(board),
+            ]
+        )
+        == 0
+    )
     capsys.readouterr()
     out_png = tmp_path / "frontier.png"
     assert main(["frontier", str(board), "--out", str(out_png)]) == 0
@@ -56,8 +103,14 @@ def test_frontier_plot_and_printout(board, tmp_path, capsys, dynamic_tflite, fix
 
 
 def test_pareto_marking():
-    points = mark_frontier([Point("fast", "a", 1.0, -3.0), Point("slow-good", "b", 30.0, 0.0),
-                            Point("worse", "c", 10.0, -4.0), Point("tie", "d", 1.0, -3.0)])
+    points = mark_frontier(
+        [
+            Point("fast", "a", 1.0, -3.0),
+            Point("slow-good", "b", 30.0, 0.0),
+            Point("worse", "c", 10.0, -4.0),
+            Point("tie", "d", 1.0, -3.0),
+        ]
+    )
     assert {p.embedder for p in points if p.on_frontier} == {"fast", "slow-good", "tie"}
 
 
@@ -68,3 +121,11 @@ def test_frontier_needs_latency(tmp_path, board, capsys):
         from noss_eval.frontier import frontier
 
         frontier(tmp_path / "missing.csv", tmp_path / "f.png", "logistic", "noss-eval")
+
+
+def test_latency_of_a_bad_model_is_a_one_line_error(tmp_path, capsys):
+    junk = tmp_path / "junk.tflite"
+    junk.write_bytes(b"\0" * 64)
+    assert main(["latency", str(junk), "--runs", "2"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "junk.tflite: not a loadable TFLite model" in err[0]

@@ -92,39 +92,14 @@ def test_tfds_dataset_is_read_and_evaluated(task_name, tmp_path, dynamic_tflite)
     assert {r["protocol"] for r in csv.DictReader(board.open())} == {"noss-eval", "noss"}
 
 
-def test_unprepared_tfds_dataset_is_skipped_with_a_hint(tmp_path, caplog):
-    assert (
-        main(
-            [
-                "--embedder",
-                "dsp",
-                "--source",
-                "tfds",
-                "--tfds-data-dir",
-                str(tmp_path),
-                "--tasks",
-                "crema_d",
-            ]
-        )
-        == 2
-    )
-    assert "TFDS dataset 'crema_d' is not prepared" in caplog.text
-
-
-def test_tasks_without_a_tfds_builder_are_skipped(tmp_path, caplog):
-    assert (
-        main(
-            [
-                "--embedder",
-                "dsp",
-                "--source",
-                "tfds",
-                "--tfds-data-dir",
-                str(tmp_path),
-                "--tasks",
-                "mask",
-            ]
-        )
-        == 2
-    )
-    assert "skip mask: TFDS has no builder" in caplog.text
+@pytest.mark.parametrize(
+    "task, hint",
+    [
+        ("crema_d", "TFDS dataset 'crema_d' is not prepared"),
+        ("mask", "skip mask: TFDS has no builder"),
+    ],
+)
+def test_missing_tfds_datasets_are_skipped_with_a_hint(tmp_path, caplog, task, hint):
+    args = ["--embedder", "dsp", "--source", "tfds", "--tfds-data-dir", str(tmp_path)]
+    assert main([*args, "--tasks", task]) == 2  # nothing left to run
+    assert hint in caplog.text

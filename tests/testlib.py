@@ -38,6 +38,23 @@ def conv_model(length: int | None, dim: int):
     return keras.Model(inp, x)
 
 
+def frontend_model(dim: int = 16):
+    """Audio `[1, n]` in, NOSS log-mel computed in the graph (as FRILL's TFLite), `[F, dim]` out."""
+    import keras
+
+    from noss_eval.frontend import tf_log_mel_windows
+
+    class LogMelWindows(keras.layers.Layer):
+        def call(self, audio):
+            return tf_log_mel_windows(audio[0])
+
+    keras.utils.set_random_seed(0)
+    inp = keras.Input(shape=(None,), batch_size=1, name="audio")
+    x = keras.layers.Conv2D(8, 3, activation="relu")(LogMelWindows()(inp))
+    x = keras.layers.GlobalAveragePooling2D()(x)
+    return keras.Model(inp, keras.layers.Dense(dim)(x))
+
+
 def convert(model) -> bytes:
     import tensorflow as tf
 
