@@ -176,3 +176,36 @@ def test_speaker_in_two_splits_is_refused(tmp_path):
 def test_every_task_documents_its_layout():
     for task in BUILTIN_TASKS.values():
         assert task.layout and task.title and len(set(task.labels)) == len(task.labels)
+
+
+def test_speech_commands_official_test_archive_replaces_the_testing_list(tmp_path):
+    synthetic.write_speech_commands(tmp_path)
+    for label in ("yes", "_silence_", "_unknown_"):
+        path = tmp_path / "test_set" / label / f"feed{label.strip('_')}_nohash_0.wav"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        sf.write(str(path), np.zeros(16000, np.int16), 16000)
+    task = BUILTIN_TASKS["speech_commands"]
+    clips = task.read(tmp_path)
+    validate_clips(task, clips)
+    test = [c for c in clips if c.split == "test"]
+    assert sorted(c.label for c in test) == ["_silence_", "_unknown_", "yes"]
+    assert all(c.clip_id.startswith("test_set/") for c in test)
+    listed = set((tmp_path / "testing_list.txt").read_text().split())
+    assert not listed & {c.clip_id for c in clips}  # listed files are no longer used at all
+
+
+@pytest.mark.parametrize("protocol", ["noss-eval", "noss"])
+def test_all_eight_tasks_run_from_official_layouts(tmp_path, protocol):
+    synthetic.write_all(tmp_path / "data")
+    rows = run(
+        RunConfig(
+            embedder="dsp",
+            data_dir=tmp_path / "data",
+            cache_dir=tmp_path / "c",
+            protocol=protocol,
+            progress=False,
+        )
+    )
+    assert {r["task"] for r in rows} == set(BUILTIN_TASKS) and len(rows) == 16
+    assert {r["protocol"] for r in rows} == {protocol}
+    assert all(r["accuracy"] > 80 for r in rows)
