@@ -8,7 +8,7 @@ import csv
 
 import pytest
 from real_layouts import fsdd_as_voxceleb1, fsdd_keyword_task, hedgewars_as_esc50
-from testlib import SHARED, YAMNET, YAMNET_EMBEDDING, require_shared
+from testlib import SHARED, require_shared, yamnet_args
 
 from noss_eval.cli import main
 
@@ -35,16 +35,7 @@ def stable(path):
 @pytest.mark.parametrize("embedder", ["dsp", "yamnet"])
 def test_real_recordings_well_above_chance_and_reproducible(real_data, embedder, tmp_path):
     root, digits, sounds = real_data
-    spec = (
-        [
-            "--embedder",
-            str(require_shared(YAMNET)),
-            "--embedder-option",
-            f"output={YAMNET_EMBEDDING}",
-        ]
-        if embedder == "yamnet"
-        else ["--embedder", "dsp"]
-    )
+    spec = yamnet_args() if embedder == "yamnet" else ["--embedder", "dsp"]
     board = tmp_path / "board.csv"
     args = [
         *spec,

@@ -3,7 +3,7 @@ layouts, well above chance, and a second run served entirely from the cache."""
 
 import csv
 
-from testlib import YAMNET, YAMNET_EMBEDDING, require_shared
+from testlib import yamnet_args
 
 from noss_eval.cli import main
 from noss_eval.synthetic import write_all
@@ -24,10 +24,7 @@ def test_yamnet_runs_all_eight_tasks(tmp_path, caplog):
     write_all(tmp_path / "data")
     board = tmp_path / "board.csv"
     args = [
-        "--embedder",
-        str(require_shared(YAMNET)),
-        "--embedder-option",
-        f"output={YAMNET_EMBEDDING}",
+        *yamnet_args(),
         "--data-dir",
         str(tmp_path / "data"),
         "--cache-dir",

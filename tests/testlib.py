@@ -16,6 +16,16 @@ YAMNET_EMBEDDING = "yamnet_frames/global_average_pooling2d/Mean"
 MICRO_SPEECH = SHARED / "data" / "tflite-micro" / "micro_speech_quantized.tflite"
 
 
+def yamnet_args() -> list[str]:
+    """CLI arguments selecting the real YAMNet TFLite model's 1024-d embedding tensor."""
+    return [
+        "--embedder",
+        str(require_shared(YAMNET)),
+        "--embedder-option",
+        f"output={YAMNET_EMBEDDING}",
+    ]
+
+
 def require_shared(path: Path) -> Path:
     """Real third-party files: CI always has them, so there they must exist; locally we skip."""
     if not path.exists():
