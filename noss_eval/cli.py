@@ -156,8 +156,10 @@ def build_parser() -> argparse.ArgumentParser:
 def list_tasks() -> str:
     from noss_eval.tasks import BUILTIN_TASKS
 
+    pad = " " * 17
     return "\n".join(
-        f"{t.name:16s} {t.title}\n{'':16s} <data-dir>/{t.dataset_dir}/: {t.layout}"
+        f"{t.name:16s} {t.title}\n{pad}in <data-dir>/{t.dataset_dir}/: {t.layout}\n"
+        f"{pad}split: {t.notes}" + (f"\n{pad}TFDS builder: {t.tfds.name}" if t.tfds else "")
         for t in BUILTIN_TASKS.values()
     )
 
