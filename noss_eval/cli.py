@@ -45,68 +45,50 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument(
-        "--embedder", metavar="SPEC", help="preset, kind, .tflite, SavedModel dir or hub handle"
+    what = p.add_argument_group("what to evaluate")
+    what.add_argument(
+        "--embedder",
+        metavar="SPEC",
+        help="preset, kind, .tflite file, SavedModel dir or TF Hub handle",
     )
-    p.add_argument(
+    what.add_argument(
         "--embedder-option",
         metavar="KEY=VALUE",
         action="append",
         default=[],
-        help="embedder argument, repeatable: output=NAME|INDEX, threads=N, hop=0.5, "
-        "input_gain=32768, frontend=noss-logmel, sample_rate=16000, call=...",
+        help="embedder argument, repeatable: output=NAME|INDEX, threads=N, "
+        "hop=0.5, input_gain=32768, frontend=noss-logmel, sample_rate=16000, "
+        "min_seconds=0.975, call=...",
     )
-    p.add_argument(
-        "--source",
-        choices=("layout", "tfds"),
-        default="layout",
-        help="read datasets from their official layouts under --data-dir (default) or "
-        "from prepared TFDS datasets under --tfds-data-dir",
+    what.add_argument(
+        "--reference",
+        metavar="SPEC",
+        help="embedder measured in the same run as the baseline for deltas "
+        "(default: the published TRILL accuracies)",
     )
-    p.add_argument(
-        "--tfds-data-dir",
+    what.add_argument(
+        "--reference-option",
+        metavar="KEY=VALUE",
+        action="append",
+        default=[],
+        help="like --embedder-option, for --reference",
+    )
+    what.add_argument(
+        "--demo",
+        action="store_true",
+        help="everything on generated audio laid out like the eight NOSS datasets, "
+        "with the dsp embedder (synthetic: says nothing about speech)",
+    )
+
+    data = p.add_argument_group("data")
+    data.add_argument(
+        "--data-dir",
         type=Path,
         metavar="DIR",
-        help="TFDS data_dir holding prepared crema_d, speech_commands, voxceleb, savee, "
-        "voxforge, dementiabank (never downloads)",
+        help="folder with one sub-folder per dataset in its official layout (see --list-tasks)",
     )
-    p.add_argument(
-        "--protocol",
-        choices=("noss-eval", "noss"),
-        default="noss-eval",
-        help="noss-eval: pick the probe configuration on validation, score test once "
-        "(default); noss: Google's grid, best test accuracy as in the papers",
-    )
-    p.add_argument(
-        "--probe-solver",
-        choices=("auto", "lbfgs", "adam"),
-        default="auto",
-        help="logistic probe solver: sklearn lbfgs, mini-batch adam (same objective, "
-        "minutes instead of hours at 1,251 classes), or auto (adam when large)",
-    )
-    p.add_argument(
-        "--workers",
-        type=int,
-        default=1,
-        metavar="N",
-        help="extraction worker processes (default 1: one process whose interpreter "
-        "uses every core, with decoding overlapped on a thread)",
-    )
-    p.add_argument(
-        "--runner",
-        choices=("local", "beam"),
-        default="local",
-        help="run extraction locally or as an Apache Beam pipeline (pip install "
-        "'noss-eval[beam]'); both fill the same cache",
-    )
-    p.add_argument(
-        "--beam-options",
-        default="",
-        metavar="'--opt=v ...'",
-        help="Beam pipeline options, e.g. '--direct_num_workers=2 "
-        "--direct_running_mode=multi_processing' or '--runner=FlinkRunner ...'",
-    )
-    p.add_argument(
+    data.add_argument("--tasks", default="", metavar="A,B", help="comma-separated subset of tasks")
+    data.add_argument(
         "--task-file",
         type=Path,
         action="append",
@@ -114,42 +96,91 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="YAML",
         help="a custom task: folder of audio + CSV (see README); repeatable",
     )
-    p.add_argument(
-        "--data-dir",
+    data.add_argument(
+        "--source",
+        choices=("layout", "tfds"),
+        default="layout",
+        help="official layouts under --data-dir (default), or prepared TFDS "
+        "datasets under --tfds-data-dir",
+    )
+    data.add_argument(
+        "--tfds-data-dir",
         type=Path,
         metavar="DIR",
-        help="folder holding one sub-folder per dataset in its official layout",
+        help="TFDS data_dir with prepared crema_d, speech_commands, voxceleb, "
+        "savee, voxforge, dementiabank (never downloads)",
     )
-    p.add_argument("--tasks", default="", metavar="A,B", help="comma-separated subset of tasks")
-    p.add_argument(
-        "--reference",
-        metavar="SPEC",
-        help="embedder to measure in the same run as the "
-        "baseline for deltas (default: published TRILL accuracies)",
+    data.add_argument(
+        "--strict", action="store_true", help="unreadable audio is fatal, not skipped"
     )
-    p.add_argument("--reference-option", metavar="KEY=VALUE", action="append", default=[])
-    p.add_argument(
+
+    protocol = p.add_argument_group("protocol")
+    protocol.add_argument(
+        "--protocol",
+        choices=("noss-eval", "noss"),
+        default="noss-eval",
+        help="noss-eval: pick the probe configuration on validation, score "
+        "test once (default); noss: Google's grid, best test accuracy, "
+        "as in the papers",
+    )
+    protocol.add_argument(
+        "--probe-solver",
+        choices=("auto", "lbfgs", "adam"),
+        default="auto",
+        help="logistic probe solver: sklearn lbfgs, or mini-batch adam on the "
+        "same objective (fast at 1,251 classes); auto picks adam for "
+        "large problems",
+    )
+    protocol.add_argument(
+        "--seed", type=int, default=0, help="seed for probes, bootstrap and generated data"
+    )
+
+    speed = p.add_argument_group("speed and scale")
+    speed.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        metavar="N",
+        help="extraction worker processes (default 1: one process whose "
+        "interpreter uses every core, decoding overlapped on a thread)",
+    )
+    speed.add_argument(
+        "--runner",
+        choices=("local", "beam"),
+        default="local",
+        help="extract locally, or as an Apache Beam pipeline "
+        "(pip install 'noss-eval[beam]'); both fill the same cache",
+    )
+    speed.add_argument(
+        "--beam-options",
+        default="",
+        metavar="'--opt=v ...'",
+        help="Beam pipeline options, e.g. '--direct_num_workers=2 "
+        "--direct_running_mode=multi_processing' or '--runner=FlinkRunner ...'",
+    )
+    speed.add_argument(
+        "--cache-dir", type=Path, metavar="DIR", help="embedding cache (default ~/.cache/noss-eval)"
+    )
+
+    out = p.add_argument_group("output")
+    out.add_argument(
         "--leaderboard",
         type=Path,
         metavar="CSV",
-        help="merge result rows into this CSV (one row per embedder x task x probe)",
+        help="merge result rows into this CSV (one row per embedder x task x probe "
+        "x protocol); the run's configuration goes to CSV-stem.runs.jsonl",
     )
-    p.add_argument(
-        "--cache-dir", type=Path, metavar="DIR", help="embedding cache (default ~/.cache/noss-eval)"
+    out.add_argument("--no-progress", action="store_true", help="hide progress bars")
+    out.add_argument(
+        "-q", "--quiet", action="store_true", help="only warnings and the result table"
     )
-    p.add_argument("--seed", type=int, default=0, help="seed for probes and generated data")
-    p.add_argument("--strict", action="store_true", help="unreadable audio is fatal, not skipped")
-    p.add_argument("--no-progress", action="store_true", help="hide progress bars")
-    p.add_argument(
-        "--demo",
+    out.add_argument(
+        "--list-tasks",
         action="store_true",
-        help="run everything on generated audio laid out like "
-        "the eight NOSS datasets, with the dsp embedder (synthetic: says nothing about speech)",
+        help="print each task's expected layout, split rule and TFDS builder",
     )
-    p.add_argument("--list-tasks", action="store_true", help="print tasks and expected layouts")
-    p.add_argument("--list-embedders", action="store_true", help="print presets and kinds")
-    p.add_argument("-q", "--quiet", action="store_true", help="only warnings and the result table")
-    p.add_argument("--version", action="version", version=f"noss-eval {__version__}")
+    out.add_argument("--list-embedders", action="store_true", help="print presets and kinds")
+    out.add_argument("--version", action="version", version=f"noss-eval {__version__}")
     return p
 
 
