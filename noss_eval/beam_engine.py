@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import tempfile
 import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -20,7 +21,7 @@ from noss_eval.cache import read_npz, write_npz
 from noss_eval.engines import EmbedderRecipe, Result, embed_clip
 from noss_eval.errors import AudioError, NossError
 from noss_eval.report import atomic_write_text
-from noss_eval.sources import AudioStream, file_stream
+from noss_eval.sources import AudioStream, require_file_stream
 from noss_eval.task import Clip
 
 try:
@@ -85,12 +86,9 @@ class BeamEngine:
 
     def run(self, clips: Sequence[Clip], stream: AudioStream) -> Iterator[Result]:
         _require_beam()
-        if stream is not file_stream:
-            raise NossError("--runner beam reads audio files itself; use it with --source layout")
+        require_file_stream(stream, "--runner beam")
         if not clips:
             return
-        import tempfile
-
         staging = Path(tempfile.mkdtemp(prefix="beam-", dir=self._root()))
         try:
             self._pipeline(list(clips), staging)

@@ -19,10 +19,9 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from noss_eval.audio import load_audio
 from noss_eval.embedder import Embedder, resolve_embedder
 from noss_eval.errors import AudioError, NossError
-from noss_eval.sources import AudioStream, file_stream
+from noss_eval.sources import AudioStream, decode, require_file_stream
 from noss_eval.task import Clip
 
 Result = tuple[Clip, "np.ndarray | AudioError"]
@@ -82,15 +81,23 @@ def prefetched(items: Iterable[Any], depth: int) -> Iterator[Any]:
 
 @dataclass
 class LocalEngine:
+    """Embedders with `prepare`/`infer` (TFLite) also get their input preparation (frontend,
+    framing) done on the decode thread."""
+
     embedder: Embedder
     depth: int = 32
 
     def run(self, clips: Sequence[Clip], stream: AudioStream) -> Iterator[Result]:
-        for clip, audio in prefetched(stream(clips, self.embedder.sample_rate), self.depth):
-            yield (
-                clip,
-                audio if isinstance(audio, AudioError) else pool(self.embedder.embed(audio), clip),
-            )
+        prepare = getattr(self.embedder, "prepare", None)
+        infer = getattr(self.embedder, "infer", self.embedder.embed)
+
+        def decoded() -> Iterator[tuple[Clip, Any]]:
+            for clip, audio in stream(clips, self.embedder.sample_rate):
+                ready = prepare is None or isinstance(audio, AudioError)
+                yield clip, audio if ready else prepare(audio)
+
+        for clip, item in prefetched(decoded(), self.depth):
+            yield clip, item if isinstance(item, AudioError) else pool(infer(item), clip)
 
 
 @dataclass(frozen=True)
@@ -110,11 +117,8 @@ class EmbedderRecipe:
 
 
 def embed_clip(embedder: Embedder, clip: Clip) -> Result:
-    try:
-        audio = load_audio(clip.path, embedder.sample_rate, clip.start, clip.duration)
-    except AudioError as exc:
-        return clip, exc
-    return clip, pool(embedder.embed(audio), clip)
+    audio = decode(clip, embedder.sample_rate)
+    return clip, audio if isinstance(audio, AudioError) else pool(embedder.embed(audio), clip)
 
 
 _worker_embedder: Embedder | None = None
@@ -136,8 +140,7 @@ class ProcessEngine:
     chunk: int = 16
 
     def run(self, clips: Sequence[Clip], stream: AudioStream) -> Iterator[Result]:
-        if stream is not file_stream:
-            raise NossError("--workers > 1 reads audio files itself; use it with --source layout")
+        require_file_stream(stream, "--workers > 1")
         if not clips:
             return
         chunks = [list(clips[i : i + self.chunk]) for i in range(0, len(clips), self.chunk)]

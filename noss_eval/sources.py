@@ -29,12 +29,23 @@ class Dataset:
     cache_namespace: str
 
 
+def decode(clip: Clip, rate: int) -> Decoded:
+    """The clip's waveform at `rate`, or the AudioError that says why it cannot be read."""
+    try:
+        return load_audio(clip.path, rate, clip.start, clip.duration)
+    except AudioError as exc:
+        return exc
+
+
 def file_stream(clips: Sequence[Clip], rate: int) -> Iterator[tuple[Clip, Decoded]]:
     for clip in clips:
-        try:
-            yield clip, load_audio(clip.path, rate, clip.start, clip.duration)
-        except AudioError as exc:
-            yield clip, exc
+        yield clip, decode(clip, rate)
+
+
+def require_file_stream(stream: AudioStream, option: str) -> None:
+    """Engines that read files in other processes cannot take a TFDS stream."""
+    if stream is not file_stream:
+        raise NossError(f"{option} reads audio files itself; use it with --source layout")
 
 
 def open_layout(task: Task, data_dir: Path) -> Dataset | None:

@@ -121,3 +121,24 @@ def test_prefetch_runs_ahead_by_at_most_depth_and_reraises():
     with pytest.raises(ValueError, match="decode failed"):
         list(prefetched(failing(), depth=2))
     assert threading.active_count() < 20
+
+
+def test_local_engine_prepares_inputs_on_the_decode_thread(crema, dynamic_tflite):
+    from noss_eval.embedders.tflite import TFLiteEmbedder
+    from noss_eval.sources import file_stream
+
+    class Recording(TFLiteEmbedder):
+        threads_seen: set = set()
+
+        def prepare(self, waveform):
+            self.threads_seen.add(threading.current_thread().name)
+            return super().prepare(waveform)
+
+    embedder = Recording(dynamic_tflite)
+    results = list(LocalEngine(embedder).run(crema[:5], file_stream))
+    assert Recording.threads_seen == {"noss-eval-decode"}
+    np.testing.assert_allclose(
+        results[0][1],
+        embedder.embed(file_stream(crema[:1], 16000).__next__()[1]).mean(axis=0),
+        rtol=1e-5,
+    )
