@@ -71,33 +71,33 @@ def evaluate_task(
     solver: str = "auto",
 ) -> list[ProbeOutcome]:
     with_speakers = any(c.speaker is not None for c in ex.clips)
-    n_train = max(len(_rows(ex, splits)) for splits, _, _ in rounds(task))
+    # (train, validation, test) parts per round, built once and shared by every probe family
+    parts = [
+        tuple(_part(ex, _rows(ex, splits)) for splits in (train, [val], [test]))
+        for train, val, test in rounds(task)
+    ]
+    test_ids = [ex.clips[i].clip_id for _, _, test in rounds(task) for i in _rows(ex, [test])]
+    sizes = [(len(tr.y), len(va.y), len(te.y)) for tr, va, te in parts]
     n_classes = len({c.label for c in ex.clips})
     configs = choose_solver(
-        protocol.grid(with_speakers), n_train, n_classes, ex.embeddings.shape[1], solver
+        protocol.grid(with_speakers),
+        max(s[0] for s in sizes),
+        n_classes,
+        ex.embeddings.shape[1],
+        solver,
     )
     outcomes = []
     for family in FAMILIES:
         grid = [c for c in configs if c.family == family]
         if not grid:
             continue
-        picks, sizes, test_ids, correct = [], [], [], []
-        for train_splits, val, test in rounds(task):
-            test_rows = _rows(ex, [test])
-            held = _part(ex, test_rows)
-            pick = select_and_test(
-                grid,
-                _part(ex, _rows(ex, train_splits)),
-                _part(ex, _rows(ex, [val])),
-                held,
-                seed,
-                protocol.select_on,
-            )
-            picks.append(pick)
-            sizes.append((len(_rows(ex, train_splits)), len(_rows(ex, [val])), len(test_rows)))
-            test_ids += [ex.clips[i].clip_id for i in test_rows]
-            correct.append(pick.test.y_pred == held.y)
-        outcomes.append(_summarise(family, picks, sizes, test_ids, np.concatenate(correct), seed))
+        picks = [
+            select_and_test(grid, tr, va, te, seed, protocol.select_on) for tr, va, te in parts
+        ]
+        correct = np.concatenate(
+            [p.test.y_pred == te.y for p, (_, _, te) in zip(picks, parts, strict=True)]
+        )
+        outcomes.append(_summarise(family, picks, sizes, test_ids, correct, seed))
     return outcomes
 
 

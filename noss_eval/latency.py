@@ -79,14 +79,8 @@ def model_size(embedder: Embedder) -> tuple[float, int]:
         return 0.0, 0
     path = Path(path)
     files = [path] if path.is_file() else [p for p in path.rglob("*") if p.is_file()]
-    size = sum(f.stat().st_size for f in files) / 1e6
-    return size, count_parameters(embedder)
-
-
-def count_parameters(embedder: Any) -> int:
-    if hasattr(embedder, "parameter_count"):
-        return int(embedder.parameter_count())
-    return 0
+    params = embedder.parameter_count() if hasattr(embedder, "parameter_count") else 0
+    return sum(f.stat().st_size for f in files) / 1e6, int(params)
 
 
 def measure_all(specs: list[tuple[str, dict]], runs: int) -> list[Latency]:
