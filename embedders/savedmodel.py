@@ -17,7 +17,7 @@ import numpy as np
 
 from noss_eval.embedder import is_hub_handle, sha256_tree
 from noss_eval.errors import NossError
-from noss_eval.frontend import log_mel_windows
+from noss_eval.frontend import LOGMEL_VERSION, log_mel_windows
 
 CALLS = ("samples_and_rate", "batched_samples", "logmel_windows")
 
@@ -60,6 +60,8 @@ class SavedModelEmbedder:
         self.sample_rate = int(sample_rate)
         self.model_sha256 = sha256_tree(self.directory)
         self.settings: dict[str, Any] = {"kind": "savedmodel", "call": call, "output": output}
+        if call == "logmel_windows":
+            self.settings["frontend"] = LOGMEL_VERSION
         self._call, self._output = call, output
         import tensorflow as tf
 

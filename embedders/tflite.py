@@ -19,7 +19,7 @@ import numpy as np
 
 from noss_eval.embedder import sha256_file
 from noss_eval.errors import NossError
-from noss_eval.frontend import log_mel_windows
+from noss_eval.frontend import LOGMEL_VERSION, log_mel_windows
 
 
 class TFLiteEmbedder:
@@ -54,7 +54,7 @@ class TFLiteEmbedder:
             "output": output,
             "hop": hop,
             "input_gain": input_gain,
-            "frontend": frontend,
+            "frontend": frontend and f"{frontend}:{LOGMEL_VERSION}",
             "min_seconds": min_seconds,
         }
         self._interpreter, self._output = _open(self.path, output, threads)

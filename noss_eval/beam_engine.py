@@ -17,10 +17,10 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from noss_eval.atomic import atomic_write_text
 from noss_eval.cache import read_npz, write_npz
 from noss_eval.engines import EmbedderRecipe, Result, embed_clip
 from noss_eval.errors import AudioError, NossError
-from noss_eval.report import atomic_write_text
 from noss_eval.sources import AudioStream, require_file_stream
 from noss_eval.task import Clip
 

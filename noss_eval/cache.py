@@ -4,17 +4,25 @@ preprocessing), mapping clip keys to vectors.
 An entry is a consolidated `.npz` plus any `*.part-*.npz` files written while it was being filled
 (periodic flushes, Beam workers). Reads merge them; `consolidate` folds the parts into the main
 file. Every file is written to a temporary name and renamed, so a crash leaves no torn entry.
+A file that cannot be read, or whose content is inconsistent (ids not a list of strings, vectors
+not finite or of another dimension), is moved aside under `quarantine/` with a warning, and its
+vectors are recomputed.
 """
 
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 import tempfile
+import time
 import uuid
 from pathlib import Path
 
 import numpy as np
+
+log = logging.getLogger(__name__)
+QUARANTINE = "quarantine"
 
 
 class EmbeddingCache:
@@ -28,10 +36,20 @@ class EmbeddingCache:
     def parts(self, path: Path) -> list[Path]:
         return sorted(path.parent.glob(f"{path.stem}.part-*.npz"))
 
-    def load(self, path: Path) -> dict[str, np.ndarray]:
+    def load(self, path: Path, dim: int | None = None) -> dict[str, np.ndarray]:
+        """Every vector of the entry; a file whose vectors are not `dim`-dimensional (or, with
+        no `dim`, not of the first readable file's dimension) is quarantined."""
         entries: dict[str, np.ndarray] = {}
         for file in [path, *self.parts(path)]:
-            entries.update(read_npz(file))
+            vectors = read_npz(file, self.root)
+            if not vectors:
+                continue
+            width = len(next(iter(vectors.values())))
+            dim = width if dim is None else dim
+            if width != dim:
+                quarantine(file, self.root, f"{width}-d vectors where {dim}-d are expected")
+                continue
+            entries.update(vectors)
         return entries
 
     def save_part(self, path: Path, entries: dict[str, np.ndarray]) -> None:
@@ -47,14 +65,42 @@ class EmbeddingCache:
                 part.unlink(missing_ok=True)
 
 
-def read_npz(path: Path) -> dict[str, np.ndarray]:
-    if not path.is_file():
+def read_npz(path: Path, root: Path | None = None) -> dict[str, np.ndarray]:
+    """The vectors of one cache file; {} when it is absent. Anything unreadable or inconsistent
+    is quarantined (under `root`, default the file's folder), never trusted."""
+    if not path.exists() and not path.is_symlink():
         return {}
     try:
+        if not path.is_file():
+            raise ValueError("not a regular file")
         with np.load(path, allow_pickle=False) as data:
-            return dict(zip(data["ids"].tolist(), data["embeddings"], strict=True))
-    except (OSError, ValueError, KeyError):
-        return {}  # a corrupt file is recomputed, never trusted
+            ids, vectors = data["ids"], data["embeddings"]
+        if ids.ndim != 1 or ids.dtype.kind != "U":
+            raise ValueError(f"ids are {ids.dtype} of shape {ids.shape}, not a list of strings")
+        if vectors.ndim != 2 or len(vectors) != len(ids) or vectors.dtype.kind != "f":
+            raise ValueError(f"vectors of shape {vectors.shape} for {len(ids)} ids")
+        if not np.all(np.isfinite(vectors)):
+            raise ValueError("non-finite vectors")
+        return dict(zip(ids.tolist(), vectors, strict=True))
+    except Exception as exc:  # a corrupt zip fails in many ways (BadZipFile, zlib, EOF, ...)
+        quarantine(path, root or path.parent, f"{type(exc).__name__}: {exc}")
+        return {}
+
+
+def quarantine(path: Path, root: Path, reason: str) -> Path | None:
+    """Move `path` to `root/quarantine/` (keeping its name, stamped) and warn; None if even that
+    fails (then it is left in place and still never trusted)."""
+    target = (
+        root / QUARANTINE / f"{path.name}.{time.strftime('%Y%m%dT%H%M%S')}.{uuid.uuid4().hex[:6]}"
+    )
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(path, target)
+    except OSError:
+        log.warning("cache: unreadable %s (%s); recomputing", path, reason)
+        return None
+    log.warning("cache: %s is unreadable (%s); moved to %s, recomputing", path, reason, target)
+    return target
 
 
 def write_npz(path: Path, entries: dict[str, np.ndarray]) -> None:

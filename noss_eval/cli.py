@@ -9,6 +9,7 @@ import shlex
 import sys
 import tempfile
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 
 from noss_eval import __version__
@@ -63,8 +64,9 @@ def build_parser() -> argparse.ArgumentParser:
     what.add_argument(
         "--reference",
         metavar="SPEC",
-        help="embedder measured in the same run as the baseline for deltas "
-        "(default: the published TRILL accuracies)",
+        help="baseline for deltas: an embedder measured in the same run on the same clips "
+        "(paired interval and exact test), or a published table: trill-published (default) or "
+        "frill-published (the FRILL paper's numbers)",
     )
     what.add_argument(
         "--reference-option",
@@ -253,7 +255,12 @@ def frontier_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("leaderboard", type=Path, metavar="CSV")
     p.add_argument("--out", type=Path, default=Path("frontier.png"), metavar="PNG")
-    p.add_argument("--probe", choices=("logistic", "lda"), default="logistic")
+    p.add_argument(
+        "--probe",
+        choices=("best", "logistic", "lda", "forest"),
+        default="best",
+        help="which probe's deltas to plot (default: the best probe of each task)",
+    )
     p.add_argument("--protocol", choices=("noss-eval", "noss"), default="noss-eval")
     return p
 
@@ -261,7 +268,7 @@ def frontier_parser() -> argparse.ArgumentParser:
 def run_latency(args: argparse.Namespace) -> int:
     from noss_eval.embedder import parse_options
     from noss_eval.latency import format_latency, latency_columns, measure_all
-    from noss_eval.report import merge_latency
+    from noss_eval.leaderboard import merge_latency
 
     options = parse_options(args.embedder_option)
     results = measure_all([(m, options) for m in args.models], args.runs)
@@ -322,8 +329,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _config(args: argparse.Namespace, embedder: str, data_dir: Path | None, **overrides):
     from noss_eval.embedder import parse_options
+    from noss_eval.references import published_names
     from noss_eval.runner import DEFAULT_CACHE, RunConfig
 
+    published = args.reference if args.reference in published_names() else None
+    overrides.setdefault("published_reference", published or "trill-published")
     return RunConfig(
         embedder=embedder,
         data_dir=data_dir.expanduser() if data_dir else None,
@@ -338,7 +348,7 @@ def _config(args: argparse.Namespace, embedder: str, data_dir: Path | None, **ov
         tasks=tuple(t.strip() for t in args.tasks.split(",") if t.strip()),
         cache_dir=args.cache_dir or DEFAULT_CACHE,
         leaderboard=args.leaderboard,
-        reference=args.reference,
+        reference=None if published else args.reference,
         reference_options=parse_options(args.reference_option),
         seed=args.seed,
         strict=args.strict,
@@ -349,8 +359,8 @@ def _config(args: argparse.Namespace, embedder: str, data_dir: Path | None, **ov
 
 def run_eval(args: argparse.Namespace) -> int:
     from noss_eval.custom_task import load_task_file
-    from noss_eval.report import format_table
     from noss_eval.runner import run
+    from noss_eval.table import format_table
     from noss_eval.tasks import BUILTIN_TASKS
 
     if not args.embedder:
@@ -374,9 +384,9 @@ def run_eval(args: argparse.Namespace) -> int:
 
 
 def run_demo(args: argparse.Namespace) -> int:
-    from noss_eval.report import format_table
     from noss_eval.runner import run
     from noss_eval.synthetic import write_all
+    from noss_eval.table import format_table
 
     args.leaderboard = args.leaderboard or Path("noss-eval-demo.csv")
     with tempfile.TemporaryDirectory(prefix="noss-eval-demo-") as tmp:
@@ -384,8 +394,17 @@ def run_demo(args: argparse.Namespace) -> int:
         args.cache_dir = args.cache_dir or Path(tmp) / "cache"
         log.info("demo: writing SYNTHETIC audio in the eight official layouts under %s", data_dir)
         write_all(data_dir, seed=args.seed)
-        rows = run(_config(args, args.embedder or "dsp", data_dir, data_label="synthetic-demo"))
-    print(format_table(rows))
+        config = _config(
+            args,
+            args.embedder or "dsp",
+            data_dir,
+            data_label="synthetic-demo",
+        )
+        # Deltas against published numbers mean nothing on generated tones.
+        if config.reference is None:
+            config = replace(config, published_reference=None)
+        rows = run(config)
+    print(format_table(rows, note="delta vs TRILL: not applicable to synthetic data"))
     print(f"leaderboard: {args.leaderboard}")
     print(
         "NOTE: the demo data is synthetic (generated tones, not speech); these numbers only show "

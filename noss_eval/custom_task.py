@@ -25,6 +25,7 @@ import yaml
 from noss_eval.errors import NossError
 from noss_eval.layout import read_csv
 from noss_eval.splits import TFDS_SPLIT_PROBS, group_split
+from noss_eval.stats import HEADLINES
 from noss_eval.task import SPLITS, Clip, Task
 
 KEYS = {"name", "title", "audio_dir", "csv", "columns", "labels", "split_probs", "headline"}
@@ -49,7 +50,14 @@ def load_task_file(path: Path) -> Task:
     probs = (
         tuple((k, float(v)) for k, v in (spec.get("split_probs") or {}).items()) or TFDS_SPLIT_PROBS
     )
-    labels = tuple(spec.get("labels") or sorted({r[columns["label"]] for r in rows}))
+    labels = tuple(
+        str(x) for x in spec.get("labels") or sorted({r[columns["label"]] for r in rows})
+    )
+    headline = str(spec.get("headline", "accuracy"))
+    if headline not in HEADLINES:
+        raise NossError(
+            f"--task-file {path}: headline '{headline}' is not one of {', '.join(HEADLINES)}"
+        )
     folds = tuple(sorted({r[columns["fold"]] for r in rows})) if has["fold"] else ()
 
     def read(root: Path) -> list[Clip]:
@@ -62,7 +70,14 @@ def load_task_file(path: Path) -> Task:
         if has["fold"] or has["split"]:
             return clips
         key = (lambda c: c.speaker) if has["speaker"] else (lambda c: c.clip_id)
-        split_of = group_split((key(c) for c in clips), probs)
+        groups = {key(c) for c in clips}
+        if len(groups) < len(probs):
+            what = "speakers" if has["speaker"] else "clips"
+            raise NossError(
+                f"{csv_path}: {len(groups)} {what} cannot fill {len(probs)} splits "
+                f"({', '.join(n for n, _ in probs)}); add {what} or a split column"
+            )
+        split_of = group_split(groups, probs, every_split_filled=True)
         return [Clip(c.clip_id, c.path, c.label, split_of[key(c)], c.speaker) for c in clips]
 
     if has["split"] and not has["fold"]:
@@ -77,15 +92,25 @@ def load_task_file(path: Path) -> Task:
         read=read,
         layout=f"custom task from {path}",
         folds=folds,
-        headline=str(spec.get("headline", "accuracy")),
+        headline=headline,
         root=audio_dir,
     )
 
 
+class _StringLoader(yaml.SafeLoader):
+    """YAML without implicit booleans: `labels: [yes, no]` stays the strings 'yes' and 'no'."""
+
+
+_StringLoader.yaml_implicit_resolvers = {
+    first: [r for r in resolvers if r[0] != "tag:yaml.org,2002:bool"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+
+
 def _load_yaml(path: Path) -> dict[str, Any]:
     try:
-        spec = yaml.safe_load(path.read_text())
-    except (OSError, yaml.YAMLError) as exc:
+        spec = yaml.load(path.read_text(encoding="utf-8-sig"), Loader=_StringLoader)
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
         raise NossError(f"--task-file {path}: {str(exc).splitlines()[0]}") from None
     if not isinstance(spec, dict):
         raise NossError(f"--task-file {path}: expected a mapping of keys")

@@ -1,4 +1,14 @@
-"""Score one task's embeddings with every probe family: holdout splits or cross-validated folds."""
+"""Score one task's embeddings with every probe family: plan the rounds (holdout, or the folds of
+a cross-validated task), fit each configuration, select, and score the test clips.
+
+Selection is on the task's headline metric. The default protocol never lets a test clip influence
+a choice: holdout tasks select on validation; cross-validated tasks select per test fold by an
+inner cross-validation over the training folds, refit on all of them, and score the test fold
+once (so the configuration may differ per fold: choosing one for all folds would need the test
+folds' labels). Paper mode (`--protocol noss`) trains on everything but the test split or fold,
+picks the configuration with the best mean test score over the rounds: one configuration per
+task, as a paper's table reports it.
+"""
 
 from __future__ import annotations
 
@@ -7,60 +17,100 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
+from tqdm.auto import tqdm
 
 from noss_eval.extract import Extraction
 from noss_eval.probes import (
+    BEST,
     FAMILIES,
     PROTOCOLS,
     Part,
+    ProbeConfig,
     Protocol,
-    Selection,
+    Scored,
     choose_solver,
-    select_and_test,
+    fit,
+    score,
 )
-from noss_eval.stats import bootstrap_interval
+from noss_eval.results import Predictions, ProbeResult
+from noss_eval.stats import Outcomes, bootstrap_interval
 from noss_eval.task import Task
 
 
 @dataclass(frozen=True)
-class ProbeOutcome:
-    probe: str
-    config: str
-    validation_accuracy: float | None
-    metrics: dict[str, float]  # test metrics, averaged over folds for cross-validated tasks
-    accuracy_ci: tuple[float, float]
-    n_train: int
-    n_validation: int
-    n_test: int
-    test_ids: tuple[str, ...]  # every test clip once, in the order of `correct`
-    correct: np.ndarray
+class Round:
+    """Fit on `train`, score `test` once. `selection` holds the (fit on, score on) pairs that
+    choose the configuration; empty in paper mode, which selects on `test` itself."""
+
+    train: Part
+    test: Part
+    test_ids: tuple[str, ...]
+    selection: tuple[tuple[Part, Part], ...]
 
 
-def _rows(ex: Extraction, splits: Sequence[str]) -> list[int]:
-    return [i for i, c in enumerate(ex.clips) if c.split in splits]
-
-
-def _part(ex: Extraction, rows: list[int]) -> Part:
-    return Part(
+def _part(ex: Extraction, splits: Sequence[str]) -> tuple[Part, tuple[str, ...]]:
+    rows = [i for i, c in enumerate(ex.clips) if c.split in splits]
+    part = Part(
         ex.embeddings[rows],
         np.array([ex.clips[i].label for i in rows]),
         tuple(ex.clips[i].speaker for i in rows),
     )
+    return part, tuple(ex.clips[i].clip_id for i in rows)
 
 
-def rounds(task: Task) -> list[tuple[tuple[str, ...], str, str]]:
-    """`(train splits, validation split, test split)` per evaluation round."""
+def round_splits(task: Task) -> list[tuple[tuple[str, ...], str]]:
+    """`(train splits, test split)` per round: the holdout split, or each fold against the rest."""
     if not task.folds:
-        return [(("train",), "validation", "test")]
-    k = len(task.folds)
-    return [
-        (
-            tuple(f for f in task.folds if f not in (test, task.folds[(i + 1) % k])),
-            task.folds[(i + 1) % k],
-            test,
-        )
-        for i, test in enumerate(task.folds)
-    ]
+        return [(("train",), "test")]
+    return [(tuple(f for f in task.folds if f != test), test) for test in task.folds]
+
+
+def plan_rounds(task: Task, ex: Extraction, select_on: str) -> list[Round]:
+    plan = []
+    for train_splits, test_split in round_splits(task):
+        train, _ = _part(ex, train_splits)
+        test, test_ids = _part(ex, [test_split])
+        selection: tuple[tuple[Part, Part], ...] = ()
+        if select_on == "validation" and not task.folds:
+            selection = ((train, _part(ex, ["validation"])[0]),)
+        elif select_on == "validation":
+            selection = tuple(
+                (_part(ex, [f for f in train_splits if f != held])[0], _part(ex, [held])[0])
+                for held in train_splits
+            )
+        plan.append(Round(train, test, test_ids, selection))
+    return plan
+
+
+class _Fits:
+    """Each (configuration, training part) fitted once per task, with a progress bar."""
+
+    def __init__(self, seed: int, total: int, progress: bool, desc: str) -> None:
+        self.seed, self._models = seed, {}
+        self.bar = tqdm(total=total, desc=desc, unit="fit", disable=not progress, leave=False)
+
+    def score(self, cfg: ProbeConfig, train: Part, evaluate: Part, keep: bool = False) -> Scored:
+        key = (cfg, id(train))
+        model = self._models.get(key)
+        if model is None:
+            model = fit(cfg, train, self.seed)
+            self.bar.update()
+            if keep:
+                self._models[key] = model
+        return score(model, cfg, evaluate)
+
+    def close(self) -> None:
+        self.bar.close()
+        self._models.clear()
+
+
+def _pick(scores: dict[ProbeConfig, float], grid: Sequence[ProbeConfig]) -> ProbeConfig:
+    """The best-scoring configuration; the first in grid order wins ties."""
+    best = grid[0]
+    for cfg in grid[1:]:
+        if scores[cfg] > scores[best]:
+            best = cfg
+    return best
 
 
 def evaluate_task(
@@ -69,59 +119,130 @@ def evaluate_task(
     seed: int,
     protocol: Protocol = PROTOCOLS["noss-eval"],
     solver: str = "auto",
-) -> list[ProbeOutcome]:
-    with_speakers = any(c.speaker is not None for c in ex.clips)
-    # (train, validation, test) parts per round, built once and shared by every probe family
-    parts = [
-        tuple(_part(ex, _rows(ex, splits)) for splits in (train, [val], [test]))
-        for train, val, test in rounds(task)
-    ]
-    test_ids = [ex.clips[i].clip_id for _, _, test in rounds(task) for i in _rows(ex, [test])]
-    sizes = [(len(tr.y), len(va.y), len(te.y)) for tr, va, te in parts]
-    n_classes = len({c.label for c in ex.clips})
-    configs = choose_solver(
-        protocol.grid(with_speakers),
-        max(s[0] for s in sizes),
-        n_classes,
-        ex.embeddings.shape[1],
-        solver,
-    )
-    outcomes = []
-    for family in FAMILIES:
-        grid = [c for c in configs if c.family == family]
-        if not grid:
-            continue
-        picks = [
-            select_and_test(grid, tr, va, te, seed, protocol.select_on) for tr, va, te in parts
-        ]
-        correct = np.concatenate(
-            [p.test.y_pred == te.y for p, (_, _, te) in zip(picks, parts, strict=True)]
+    progress: bool = False,
+    identity: tuple[str, str, str] = ("", "", ""),
+) -> list[ProbeResult]:
+    """One `ProbeResult` per probe family of the protocol's grid, then the best over all of
+    them. `identity` is (embedder name, sha256, fingerprint) for the results."""
+    plan = plan_rounds(task, ex, protocol.select_on)
+    grid = probe_grid(ex, protocol, solver, max(len(r.train.y) for r in plan))
+    headline = task.headline
+    per_round = max(1, len(plan[0].selection))
+    fits = _Fits(seed, len(plan) * len(grid) * per_round, progress, f"{task.name} probes")
+    families = [f for f in FAMILIES if any(c.family == f for c in grid)]
+    groups = {f: [c for c in grid if c.family == f] for f in families} | {BEST: grid}
+    try:
+        if protocol.select_on == "test":
+            tested = [{cfg: fits.score(cfg, r.train, r.test) for cfg in grid} for r in plan]
+            mean_test = {
+                cfg: float(np.mean([t[cfg].metrics[headline] for t in tested])) for cfg in grid
+            }
+            chosen = {name: [_pick(mean_test, g)] * len(plan) for name, g in groups.items()}
+            validation = {name: None for name in groups}
+            test_scores = {
+                name: [t[c] for t, c in zip(tested, chosen[name], strict=True)] for name in groups
+            }
+        else:
+            selected = [_selection_scores(fits, r, grid, headline) for r in plan]
+            chosen = {name: [_pick(s, g) for s in selected] for name, g in groups.items()}
+            validation = {
+                name: float(np.mean([s[c] for s, c in zip(selected, chosen[name], strict=True)]))
+                for name in groups
+            }
+            test_scores = {
+                name: [
+                    fits.score(c, r.train, r.test) for r, c in zip(plan, chosen[name], strict=True)
+                ]
+                for name in groups
+            }
+    finally:
+        fits.close()
+    return [
+        _summarise(
+            task,
+            name,
+            chosen[name],
+            validation[name],
+            test_scores[name],
+            plan,
+            ex,
+            seed,
+            protocol.name,
+            identity,
         )
-        outcomes.append(_summarise(family, picks, sizes, test_ids, correct, seed))
-    return outcomes
+        for name in groups
+    ]
+
+
+def probe_grid(ex: Extraction, protocol: Protocol, solver: str, n_train: int) -> list[ProbeConfig]:
+    """The protocol's configurations for this task. Speaker normalisation is in the grid only
+    when every clip has a speaker: speaker-less clips cannot be grouped without grouping them by
+    what made them speaker-less (in Speech Commands, the `_silence_` label)."""
+    with_speakers = all(c.speaker for c in ex.clips)
+    n_classes = len({c.label for c in ex.clips})
+    dim = ex.embeddings.shape[1]
+    return choose_solver(
+        protocol.grid(with_speakers), n_train, n_classes, dim, solver, protocol.name
+    )
+
+
+def _selection_scores(
+    fits: _Fits, r: Round, grid: Sequence[ProbeConfig], headline: str
+) -> dict[ProbeConfig, float]:
+    """Mean headline score of each configuration over the round's selection pairs. A model fitted
+    on the round's own training part is kept: it is the one scored on test if chosen."""
+    return {
+        cfg: float(
+            np.mean(
+                [fits.score(cfg, a, b, keep=a is r.train).metrics[headline] for a, b in r.selection]
+            )
+        )
+        for cfg in grid
+    }
 
 
 def _summarise(
-    family: str,
-    picks: list[Selection],
-    sizes: list[tuple[int, int, int]],
-    test_ids: list[str],
-    correct: np.ndarray,
+    task: Task,
+    probe: str,
+    chosen: list[ProbeConfig],
+    validation_score: float | None,
+    tested: list[Scored],
+    plan: list[Round],
+    ex: Extraction,
     seed: int,
-) -> ProbeOutcome:
-    chosen = Counter(p.config.label for p in picks)
-    config = ";".join(f"{label} x{n}" if len(picks) > 1 else label for label, n in chosen.items())
-    names = picks[0].test.metrics.keys()
-    val = [p.validation_accuracy for p in picks if p.validation_accuracy is not None]
-    return ProbeOutcome(
-        probe=family,
+    protocol: str,
+    identity: tuple[str, str, str],
+) -> ProbeResult:
+    counts = Counter(c.label for c in chosen)
+    config = (
+        chosen[0].label
+        if len(counts) == 1
+        else ";".join(f"{label} x{n}" for label, n in counts.items())
+    )
+    predictions = Predictions(
+        tuple(i for r in plan for i in r.test_ids),
+        np.concatenate([r.test.y for r in plan]),
+        np.concatenate([s.y_pred for s in tested]),
+    )
+    metrics = {m: float(np.mean([s.metrics[m] for s in tested])) for m in tested[0].metrics}
+    outcomes = Outcomes.of(predictions.y_true, predictions.y_pred)
+    n_validation = [len(b.y) for r in plan for _, b in r.selection]
+    name, sha, fingerprint = identity
+    return ProbeResult(
+        embedder=name,
+        embedder_sha256=sha,
+        embedder_fingerprint=fingerprint,
+        task=task.name,
+        probe=probe,
+        protocol=protocol,
         config=config,
-        validation_accuracy=float(np.mean(val)) if val else None,
-        metrics={m: float(np.mean([p.test.metrics[m] for p in picks])) for m in names},
-        accuracy_ci=bootstrap_interval(correct, seed=seed),
-        n_train=int(round(np.mean([s[0] for s in sizes]))),
-        n_validation=int(round(np.mean([s[1] for s in sizes]))),
-        n_test=int(sum(s[2] for s in sizes)),
-        test_ids=tuple(test_ids),
-        correct=correct,
+        headline_metric=task.headline,
+        metrics=metrics,
+        headline_ci=bootstrap_interval(outcomes, task.headline, seed=seed),
+        validation_score=validation_score,
+        n_train=int(round(np.mean([len(r.train.y) for r in plan]))),
+        n_validation=int(round(np.mean(n_validation))) if n_validation else 0,
+        n_test=len(predictions.clip_ids),
+        failed_clips=len(ex.failed),
+        predictions=predictions,
     )

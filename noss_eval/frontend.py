@@ -1,8 +1,11 @@
 """The NOSS log-mel frontend that `frill-nofrontend` and similar models expect as input.
 
+As upstream `non_semantic_speech_benchmark/export_model/tf_frontend.py`
+(`compute_frontend_features`): audio shorter than 1 s is zero-padded to 16,000 samples, then a
 25 ms / 10 ms magnitude STFT (512-point FFT, periodic Hann), 64 HTK mel bins from 125 to 7500 Hz,
-`log(mel + 0.001)`, cut into 96-frame windows with a 17-frame hop -> `[F, 96, 64, 1]`.
-The mel matrix reproduces `tf.signal.linear_to_mel_weight_matrix` (tested against it).
+`log(max(mel, 1e-12) + 0.001)`, cut into 96-frame windows with a 17-frame hop -> `[F, 96, 64, 1]`.
+Upstream computes in float64, this in float32 (tested against a re-typed upstream, to 2e-3). The
+mel matrix reproduces `tf.signal.linear_to_mel_weight_matrix` (tested against it).
 """
 
 from __future__ import annotations
@@ -24,6 +27,8 @@ class LogMelConfig:
     lower_hz: float = 125.0
     upper_hz: float = 7500.0
     log_offset: float = 0.001
+    log_floor: float = 1e-12
+    min_seconds: float = 1.0  # shorter audio is zero-padded to this length before framing
     frames_per_window: int = 96
     window_hop_frames: int = 17
 
@@ -36,11 +41,17 @@ class LogMelConfig:
         return int(round(self.sample_rate * self.hop_s))
 
     @property
+    def min_samples(self) -> int:
+        return int(round(self.sample_rate * self.min_seconds))
+
+    @property
     def fft_length(self) -> int:
         return 1 << (self.frame_length - 1).bit_length()
 
 
 NOSS_LOGMEL = LogMelConfig()
+# Part of the fingerprint of every embedder fed by this frontend: bump when its output changes.
+LOGMEL_VERSION = "noss-logmel-v2"
 
 
 def _hz_to_mel(hz: np.ndarray) -> np.ndarray:
@@ -77,16 +88,20 @@ def log_mel(waveform: np.ndarray, cfg: LogMelConfig = NOSS_LOGMEL) -> np.ndarray
         x = np.pad(x, (0, cfg.frame_length - x.size))
     frames = sliding_window_view(x, cfg.frame_length)[:: cfg.frame_step]
     magnitude = np.abs(scipy.fft.rfft(frames * _hann(cfg.frame_length), n=cfg.fft_length, axis=1))
-    return np.log(magnitude @ mel_matrix(cfg) + cfg.log_offset).astype(np.float32)
+    mel = np.maximum(magnitude @ mel_matrix(cfg), cfg.log_floor)
+    return np.log(mel + cfg.log_offset).astype(np.float32)
 
 
 def log_mel_windows(waveform: np.ndarray, cfg: LogMelConfig = NOSS_LOGMEL) -> np.ndarray:
-    """`[F, frames_per_window, num_mel_bins, 1]` model input; short clips are zero-padded."""
-    mel = log_mel(waveform, cfg)
+    """`[F, frames_per_window, num_mel_bins, 1]` model input. Audio shorter than
+    `cfg.min_seconds` is zero-padded first (the *audio*, as upstream, not the log-mel frames)."""
+    x = np.asarray(waveform, dtype=np.float32)
+    if x.size < cfg.min_samples:
+        x = np.pad(x, (0, cfg.min_samples - x.size))
+    mel = log_mel(x, cfg)
     size, hop = cfg.frames_per_window, cfg.window_hop_frames
     if mel.shape[0] < size:
-        floor = np.log(cfg.log_offset)
-        mel = np.pad(mel, ((0, size - mel.shape[0]), (0, 0)), constant_values=floor)
+        raise ValueError(f"{cfg} gives {mel.shape[0]} frames for {cfg.min_seconds} s, need {size}")
     starts = range(0, mel.shape[0] - size + 1, hop)
     return np.stack([mel[s : s + size] for s in starts])[..., None]
 
@@ -96,8 +111,9 @@ def tf_log_mel_windows(audio, cfg: LogMelConfig = NOSS_LOGMEL):
     `[F, 96, 64, 1]`. Converts to TFLite builtin ops only (STFT becomes RFFT2D)."""
     import tensorflow as tf
 
+    audio = tf.pad(audio, [[0, tf.maximum(0, cfg.min_samples - tf.size(audio))]])
     stft = tf.signal.stft(audio, cfg.frame_length, cfg.frame_step, cfg.fft_length)
-    mel = tf.matmul(tf.abs(stft), tf.constant(mel_matrix(cfg)))
+    mel = tf.maximum(tf.matmul(tf.abs(stft), tf.constant(mel_matrix(cfg))), cfg.log_floor)
     windows = tf.signal.frame(
         tf.math.log(mel + cfg.log_offset), cfg.frames_per_window, cfg.window_hop_frames, axis=0
     )

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from noss_eval.errors import NossError
-from noss_eval.report import read_leaderboard
+from noss_eval.leaderboard import read_leaderboard
 
 
 @dataclass(frozen=True)

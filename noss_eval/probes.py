@@ -1,13 +1,15 @@
-"""Linear probes on frozen embeddings: configurations, normalisations, selection, scoring.
+"""Probes on frozen embeddings: configurations, normalisations, fitting and scoring.
 
 A protocol is data: a grid of configurations (classifier settings x L2 on/off x per-speaker
 normalisation on/off) and the split the best one is chosen on.
 
 - `noss-eval` (default): logistic regression (standardised, C in {0.1, 1, 10}) and LDA; the best
   configuration on validation is scored on test once.
-- `noss`: Google's NOSS sklearn grid - LogisticRegression(C=1e5, lbfgs), the same with
-  class_weight='balanced', LDA(lsqr, shrinkage='auto') - reporting the best *test* accuracy over
-  the grid, as the TRILL/FRILL papers did.
+- `noss`: Google's NOSS sklearn models exactly as upstream
+  `non_semantic_speech_benchmark/eval_embedding/sklearn/models.py` builds them -
+  LogisticRegression(C=1e5, lbfgs), the same with class_weight='balanced', LDA(lsqr, auto),
+  RandomForest(100) balanced and unbalanced - reporting the best *test* score over the grid, as the
+  TRILL/FRILL papers did.
 """
 
 from __future__ import annotations
@@ -15,17 +17,21 @@ from __future__ import annotations
 import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
+from typing import Any
 
 import numpy as np
 from sklearn.discriminant_analysis import LinearDiscriminantAnalysis
+from sklearn.ensemble import RandomForestClassifier
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
+from noss_eval.errors import NossError
 from noss_eval.softmax import SoftmaxRegression
 from noss_eval.stats import classification_metrics
 
-FAMILIES = ("logistic", "lda")
+FAMILIES = ("logistic", "lda", "forest")
+BEST = "best"  # the pseudo-family whose grid is every configuration
 
 
 @dataclass(frozen=True)
@@ -37,6 +43,7 @@ class ProbeConfig:
     class_weight: str | None = None
     standardize: bool = True
     solver: str = "lbfgs"  # or "adam": SoftmaxRegression, for many-class problems
+    max_iter: int | None = 2000  # None: sklearn's default, as upstream
 
     @property
     def label(self) -> str:
@@ -45,6 +52,8 @@ class ProbeConfig:
             parts.append(f"C={self.C:g}")
             parts += [f"cw={self.class_weight}"] * (self.class_weight is not None)
             parts += ["adam"] * (self.solver == "adam")
+        if self.family == "forest":
+            parts.append(f"cw={self.class_weight}")
         parts += ["l2"] * self.l2 + ["spk-norm"] * self.speaker_norm
         return "+".join(parts)
 
@@ -63,12 +72,20 @@ def default_grid(
 
 
 def noss_grid(with_speakers: bool) -> list[ProbeConfig]:
+    """Upstream's five models (in `get_sklearn_models` order) x L2 x speaker normalisation."""
     norms = _normalisations(with_speakers)
-    return [
-        ProbeConfig("logistic", l2, s, 1e5, cw, standardize=False)
+    logistic = [
+        ProbeConfig("logistic", l2, s, 1e5, cw, standardize=False, max_iter=None)
         for cw in (None, "balanced")
         for l2, s in norms
-    ] + [ProbeConfig("lda", l2, s) for l2, s in norms]
+    ]
+    lda = [ProbeConfig("lda", l2, s) for l2, s in norms]
+    forest = [
+        ProbeConfig("forest", l2, s, class_weight=cw)
+        for cw in ("balanced", None)
+        for l2, s in norms
+    ]
+    return logistic + lda + forest
 
 
 @dataclass(frozen=True)
@@ -89,13 +106,26 @@ ADAM_THRESHOLD = 1e10
 
 
 def choose_solver(
-    grid: list[ProbeConfig], n_train: int, n_classes: int, dim: int, solver: str = "auto"
+    grid: list[ProbeConfig],
+    n_train: int,
+    n_classes: int,
+    dim: int,
+    solver: str = "auto",
+    protocol: str = "noss-eval",
 ) -> list[ProbeConfig]:
-    """Set the logistic solver: "lbfgs" (sklearn), "adam", or "auto" (adam when large)."""
+    """Set the logistic solver: "lbfgs" (sklearn), "adam", or "auto" (adam when large). Paper
+    mode is always sklearn's lbfgs: it must be the paper's estimator, whatever the size."""
+    if solver not in ("auto", "lbfgs", "adam"):
+        raise ValueError(f"unknown solver '{solver}'")
+    if protocol == "noss":
+        if solver == "adam":
+            raise NossError(
+                "--probe-solver adam: --protocol noss uses the paper's sklearn lbfgs estimator; "
+                "drop --probe-solver or use --protocol noss-eval"
+            )
+        return grid
     if solver == "auto":
         solver = "adam" if n_train * n_classes * dim > ADAM_THRESHOLD else "lbfgs"
-    if solver not in ("lbfgs", "adam"):
-        raise ValueError(f"unknown solver '{solver}'")
     return [replace(c, solver=solver) if c.family == "logistic" else c for c in grid]
 
 
@@ -104,12 +134,21 @@ def make_classifier(cfg: ProbeConfig, seed: int):
         fast = SoftmaxRegression(C=cfg.C, class_weight=cfg.class_weight, random_state=seed)
         return make_pipeline(StandardScaler(), fast) if cfg.standardize else fast
     if cfg.family == "logistic":
+        # Upstream also passes multi_class='multinomial', which sklearn >= 1.7 no longer accepts:
+        # lbfgs is multinomial for more than two classes; on binary tasks it now fits the
+        # binomial loss, whose optimum equals upstream's 2-class softmax at C = 2e5 (the penalty
+        # on w1 = -w0 = w/2 is a quarter of |w|^2); at C = 1e5 the penalty is negligible.
+        extra = {} if cfg.max_iter is None else {"max_iter": cfg.max_iter}
         lr = LogisticRegression(
-            C=cfg.C, class_weight=cfg.class_weight, solver="lbfgs", max_iter=2000, random_state=seed
+            C=cfg.C, class_weight=cfg.class_weight, solver="lbfgs", random_state=seed, **extra
         )
         return make_pipeline(StandardScaler(), lr) if cfg.standardize else lr
     if cfg.family == "lda":
         return LinearDiscriminantAnalysis(solver="lsqr", shrinkage="auto")
+    if cfg.family == "forest":
+        return RandomForestClassifier(
+            n_estimators=100, class_weight=cfg.class_weight, random_state=seed
+        )
     raise ValueError(f"unknown probe family '{cfg.family}'")
 
 
@@ -118,12 +157,20 @@ def l2_normalise(x: np.ndarray) -> np.ndarray:
 
 
 def speaker_normalise(x: np.ndarray, speakers: Sequence[str | None]) -> np.ndarray:
-    """z-score each speaker's embeddings with that speaker's own mean and std."""
+    """z-score each speaker's embeddings with that speaker's own mean and std; a feature constant
+    within a speaker is only centred (std 0 -> 1), as upstream `sklearn_utils.py`
+    `_speaker_normalization`. Every clip needs a speaker: grouping speaker-less clips together
+    would group them by whatever made them speaker-less (often the label)."""
+    if any(s is None or s == "" for s in speakers):
+        raise ValueError("speaker normalisation needs a speaker for every clip")
     out = x.astype(np.float64, copy=True)
-    speakers = np.asarray([s if s is not None else "" for s in speakers])
+    speakers = np.asarray(speakers)
     for speaker in np.unique(speakers):
         rows = speakers == speaker
-        out[rows] = (x[rows] - x[rows].mean(0)) / np.maximum(x[rows].std(0), 1e-8)
+        centred = x[rows] - x[rows].mean(0)
+        std = centred.std(0)
+        std[std == 0] = 1.0
+        out[rows] = centred / std
     return out
 
 
@@ -153,47 +200,39 @@ class Scored:
     y_pred: np.ndarray
 
 
-def fit(cfg: ProbeConfig, train: Part, seed: int):
+@dataclass(frozen=True)
+class Fitted:
+    """A fitted classifier and the labels its integer classes stand for (sorted)."""
+
+    model: Any
+    classes: np.ndarray
+
+
+def fit(cfg: ProbeConfig, train: Part, seed: int) -> Fitted:
+    """Fit on integer class indices, as upstream does (`sklearn_utils.py` feeds label indices).
+    It also sidesteps scikit-learn 1.9's forests, which reject string labels with 'balanced'."""
+    classes, y = np.unique(train.y, return_inverse=True)
     model = make_classifier(cfg, seed)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # convergence and collinearity warnings on tiny sets
-        return model.fit(train.prepared(cfg), train.y)
+        model.fit(train.prepared(cfg), y)
+    return Fitted(model, classes)
 
 
-def score(model, cfg: ProbeConfig, evaluate: Part) -> Scored:
+def score(fitted: Fitted, cfg: ProbeConfig, evaluate: Part) -> Scored:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         x = evaluate.prepared(cfg)
-        y_pred = model.predict(x)
-        scores = model.predict_proba(x)[:, 1] if len(model.classes_) == 2 else None
+        y_pred = fitted.classes[fitted.model.predict(x)]
+        binary = len(fitted.classes) == 2
+        scores = fitted.model.predict_proba(x)[:, 1] if binary else None
     return Scored(classification_metrics(evaluate.y, y_pred, scores), y_pred)
 
 
-@dataclass(frozen=True)
-class Selection:
-    config: ProbeConfig
-    validation_accuracy: float | None
-    test: Scored
-
-
-def select_and_test(
-    grid: Sequence[ProbeConfig],
-    train: Part,
-    validation: Part,
-    test: Part,
-    seed: int,
-    select_on: str = "validation",
-) -> Selection:
-    """Fit every configuration on train once and keep the best by accuracy on `select_on`
-    (first in grid order wins ties). With "validation" only the chosen model sees the test set."""
-    held_out = test if select_on == "test" else validation
-    best = None
-    for cfg in grid:
-        model = fit(cfg, train, seed)
-        scored = score(model, cfg, held_out)
-        if best is None or scored.metrics["accuracy"] > best[2].metrics["accuracy"]:
-            best = (cfg, model, scored)
-    cfg, model, scored = best
-    if select_on == "test":
-        return Selection(cfg, None, scored)
-    return Selection(cfg, scored.metrics["accuracy"], score(model, cfg, test))
+def concat(parts: Sequence[Part]) -> Part:
+    """One part holding the rows of `parts`, in order."""
+    return Part(
+        np.concatenate([p.x for p in parts]),
+        np.concatenate([p.y for p in parts]),
+        tuple(s for p in parts for s in p.speakers),
+    )

@@ -18,11 +18,14 @@ from noss_eval.engines import EmbedderRecipe, Engine, LocalEngine, ProcessEngine
 from noss_eval.errors import NossError
 from noss_eval.evaluate import evaluate_task
 from noss_eval.extract import extract
+from noss_eval.leaderboard import append_run_record, merge_leaderboard, to_row
 from noss_eval.probes import PROTOCOLS
-from noss_eval.report import append_run_record, attach_reference, merge_leaderboard
+from noss_eval.references import compare_measured, compare_published, published_reference
+from noss_eval.results import ProbeResult, RunStamp
 from noss_eval.sources import Dataset, open_dataset
 from noss_eval.task import Clip, Task
 from noss_eval.tasks import BUILTIN_TASKS
+from noss_eval.threads import numeric_threads
 
 log = logging.getLogger(__name__)
 DEFAULT_CACHE = Path("~/.cache/noss-eval").expanduser()
@@ -36,7 +39,8 @@ class RunConfig:
     tasks: tuple[str, ...] = ()
     cache_dir: Path = DEFAULT_CACHE
     leaderboard: Path | None = None
-    reference: str | None = None
+    reference: str | None = None  # an embedder measured in the same run
+    published_reference: str | None = "trill-published"  # None: no published comparison
     reference_options: Mapping[str, Any] = field(default_factory=dict)
     seed: int = 0
     strict: bool = False
@@ -57,7 +61,7 @@ def select_tasks(
     unknown = [n for n in names if n not in registry]
     if unknown:
         raise NossError(f"--tasks: unknown task '{unknown[0]}' (known: {', '.join(registry)})")
-    return [registry[n] for n in names] if names else list(registry.values())
+    return [registry[n] for n in names] if names else [t for t in registry.values() if t.default]
 
 
 def describe_split_sizes(clips: list[Clip]) -> str:
@@ -86,8 +90,7 @@ def score_task(
     recipe: EmbedderRecipe,
     config: RunConfig,
     cache: EmbeddingCache,
-    stamp: dict[str, Any],
-) -> list[dict[str, Any]]:
+) -> list[ProbeResult]:
     task, clips = data.task, data.clips
     ex = extract(
         embedder,
@@ -109,39 +112,20 @@ def score_task(
         ex.computed,
         len(ex.failed),
     )
-    rows = []
+    identity = (embedder.name, embedder.model_sha256, fingerprint(embedder))
     protocol = PROTOCOLS[config.protocol]
-    for outcome in evaluate_task(task, ex, config.seed, protocol, config.probe_solver):
-        percent = {m: round(100.0 * v, 3) for m, v in outcome.metrics.items()}
-        val = outcome.validation_accuracy
-        rows.append(
-            {
-                "embedder": embedder.name,
-                "embedder_sha256": embedder.model_sha256,
-                "embedder_fingerprint": fingerprint(embedder),
-                "task": task.name,
-                "probe": outcome.probe,
-                "headline_metric": task.headline,
-                "headline_score": percent[task.headline],
-                **percent,
-                "accuracy_ci_low": round(100.0 * outcome.accuracy_ci[0], 3),
-                "accuracy_ci_high": round(100.0 * outcome.accuracy_ci[1], 3),
-                "validation_accuracy": "" if val is None else round(100.0 * val, 3),
-                "config": outcome.config,
-                "n_train": outcome.n_train,
-                "n_validation": outcome.n_validation,
-                "n_test": outcome.n_test,
-                "failed_clips": len(ex.failed),
-                "_test_ids": outcome.test_ids,
-                "_correct": outcome.correct,
-                **stamp,
-            }
-        )
-    return rows
+    return evaluate_task(
+        task, ex, config.seed, protocol, config.probe_solver, config.progress, identity
+    )
 
 
 def run(config: RunConfig, registry: Mapping[str, Task] = BUILTIN_TASKS) -> list[dict[str, Any]]:
     """Evaluate `config.embedder` (and the reference, if any) on every selected task present."""
+    with numeric_threads():
+        return _run(config, registry)
+
+
+def _run(config: RunConfig, registry: Mapping[str, Task]) -> list[dict[str, Any]]:
     if config.protocol not in PROTOCOLS:
         raise NossError(f"--protocol: '{config.protocol}' is not one of {', '.join(PROTOCOLS)}")
     tasks = select_tasks(config.tasks, registry)
@@ -151,39 +135,51 @@ def run(config: RunConfig, registry: Mapping[str, Task] = BUILTIN_TASKS) -> list
     reference = (
         resolve_embedder(config.reference, config.reference_options) if config.reference else None
     )
-    cache = EmbeddingCache(config.cache_dir)
-    run_id = uuid.uuid4().hex[:12]
-    stamp = {
-        "protocol": config.protocol,
-        "seed": config.seed,
-        "data_source": config.data_label or config.source,
-        "run_id": run_id,
-        "noss_eval_version": __version__,
-        "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-    }
-    rows: list[dict[str, Any]] = []
-    ref_rows: list[dict[str, Any]] = []
-    for task in tasks:
-        data = open_dataset(task, config.source, config.data_dir, config.tfds_data_dir)
-        if data is None:
-            continue
-        rows += score_task(data, embedder, recipe, config, cache, stamp)
-        if reference is not None:
-            ref_rows += score_task(data, reference, ref_recipe, config, cache, stamp)
-    if not rows:
+    published = (
+        published_reference(config.published_reference) if config.published_reference else None
+    )
+    # Every dataset is read and checked before any embedding is computed.
+    datasets = [
+        d
+        for d in (
+            open_dataset(t, config.source, config.data_dir, config.tfds_data_dir) for t in tasks
+        )
+        if d is not None
+    ]
+    if not datasets:
         where = config.tfds_data_dir if config.source == "tfds" else config.data_dir
         raise NossError(
             f"no dataset found under {where} for tasks {', '.join(t.name for t in tasks)}"
         )
-    attach_reference(rows, ref_rows or None, config.seed)
-    attach_reference(ref_rows, None)
+    cache = EmbeddingCache(config.cache_dir)
+    run_id = uuid.uuid4().hex[:12]
+    stamp = RunStamp(
+        seed=config.seed,
+        data_source=config.data_label or config.source,
+        run_id=run_id,
+        noss_eval_version=__version__,
+        created=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+    )
+    results: list[ProbeResult] = []
+    ref_results: list[ProbeResult] = []
+    for data in datasets:
+        results += score_task(data, embedder, recipe, config, cache)
+        if reference is not None:
+            ref_results += score_task(data, reference, ref_recipe, config, cache)
+    if reference is not None:
+        results = compare_measured(results, ref_results, config.seed)
+    elif published is not None:
+        results = compare_published(results, published)
+    if published is not None:
+        ref_results = compare_published(ref_results, published)
+    rows = [to_row(r, stamp) for r in results + ref_results]
     if config.leaderboard is not None:
-        merge_leaderboard(config.leaderboard, rows + ref_rows)
+        merge_leaderboard(config.leaderboard, rows)
         record = {
             "run_id": run_id,
             **{k: str(v) if isinstance(v, Path) else v for k, v in asdict(config).items()},
             "embedder_settings": embedder.settings,
-            "created": stamp["created"],
+            "created": stamp.created,
         }
         append_run_record(config.leaderboard.with_suffix(".runs.jsonl"), record)
-    return rows + ref_rows
+    return rows

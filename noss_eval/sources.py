@@ -56,7 +56,7 @@ def open_layout(task: Task, data_dir: Path) -> Dataset | None:
         return None
     clips = task.read(root)
     validate_clips(task, clips)
-    return Dataset(task, clips, file_stream, "layout", task.name)
+    return Dataset(task, clips, file_stream, "layout", task.cache_namespace)
 
 
 def open_tfds(task: Task, tfds_data_dir: Path) -> Dataset | None:
@@ -98,7 +98,7 @@ def open_tfds(task: Task, tfds_data_dir: Path) -> Dataset | None:
                 if clip is not None:
                     yield clip, _tfds_waveform(ex["audio"], source_rate, rate, clip)
 
-    return Dataset(task, clips, stream, "tfds", f"{task.name}-tfds")
+    return Dataset(task, clips, stream, "tfds", f"{task.cache_namespace}-tfds")
 
 
 def _tfds_waveform(audio: np.ndarray, source_rate: int, rate: int, clip: Clip) -> Decoded:

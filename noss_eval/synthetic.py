@@ -65,8 +65,11 @@ def write_crema_d(
                 _write(root / "AudioWAV" / f"{1001 + a}_{sentence}_{emotion}_XX.wav", audio, 16000)
 
 
-def write_speech_commands(root: Path, n_speakers: int = 10, seed: int = 0) -> None:
-    """<word>/<speaker>_nohash_<n>.wav + validation/testing lists + _background_noise_/."""
+def write_speech_commands(
+    root: Path, n_speakers: int = 10, seed: int = 0, test_set: bool = True
+) -> None:
+    """<word>/<speaker>_nohash_<n>.wav + validation/testing lists + _background_noise_/, and the
+    official test archive's layout under test_set/ (<label>/*.wav with _silence_, _unknown_)."""
     rng = np.random.RandomState(seed)
     words = ("yes", "no", "up", "down", "left", "right", "on", "off", "stop", "go", "bed", "cat")
     lists: dict[str, list[str]] = {"validation": [], "test": []}
@@ -86,6 +89,14 @@ def write_speech_commands(root: Path, n_speakers: int = 10, seed: int = 0) -> No
         )
     (root / "validation_list.txt").write_text("\n".join(lists["validation"]) + "\n")
     (root / "testing_list.txt").write_text("\n".join(lists["test"]) + "\n")
+    if test_set:
+        for s in range(2):
+            speaker = f"{s:04x}f00d"
+            for w, label in enumerate((*words[:10], "_unknown_")):
+                audio = class_signal(rng, w, 11, 16000, 1.0)
+                _write(root / "test_set" / label / f"{speaker}_nohash_0.wav", audio, 16000)
+            noise = 0.01 * rng.randn(16000).astype(np.float32)
+            _write(root / "test_set" / "_silence_" / f"{speaker}_nohash_0.wav", noise, 16000)
 
 
 def write_mask(root: Path, per_partition: int = 30, seed: int = 0) -> None:

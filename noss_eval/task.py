@@ -53,10 +53,16 @@ class Task:
     notes: str = ""
     tfds: TfdsSpec | None = None
     root: Path | None = None  # fixed location (custom tasks); else <data-dir>/<dataset_dir>
+    default: bool = True  # False: a variant, run only when named in --tasks
+    cache_group: str | None = None  # a variant shares its base task's cached embeddings
 
     @property
     def split_names(self) -> tuple[str, ...]:
         return self.folds or SPLITS
+
+    @property
+    def cache_namespace(self) -> str:
+        return self.cache_group or self.name
 
 
 def validate_clips(task: Task, clips: Sequence[Clip]) -> None:

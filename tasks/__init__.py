@@ -1,4 +1,5 @@
-"""Built-in NOSS task definitions: one module per task, each exporting `TASK`."""
+"""Built-in NOSS task definitions: one module per dataset, each exporting `TASK` (and opt-in
+variants, run only when named in --tasks)."""
 
 from noss_eval.tasks import (
     crema_d,
@@ -12,6 +13,18 @@ from noss_eval.tasks import (
 )
 
 BUILTIN_TASKS = {
-    m.TASK.name: m.TASK
-    for m in (voxceleb1, crema_d, speech_commands, mask, esc50_hs, voxforge, savee, dementiabank)
+    t.name: t
+    for t in (
+        voxceleb1.TASK,
+        crema_d.TASK,
+        speech_commands.TASK,
+        mask.TASK,
+        esc50_hs.TASK,
+        voxforge.TASK,
+        savee.TASK,
+        dementiabank.TASK,
+        voxceleb1.ALL_SPEAKERS_TASK,
+        speech_commands.LISTS_TASK,
+        voxforge.ALL_AUDIO_TASK,
+    )
 }

@@ -34,7 +34,10 @@ def test_resampling_keeps_the_pitch(rate):
 def test_segment_is_cut_in_seconds(tmp_path):
     path = tmp_path / "ramp.wav"
     sf.write(str(path), np.linspace(-1, 1, 16000 * 3, dtype=np.float32), 16000, subtype="FLOAT")
-    assert load_audio(path, 16000, start=1.0, duration=0.5).size == 8000
+    segment = load_audio(path, 16000, start=1.0, duration=0.5)
+    whole = load_audio(path, 16000)
+    assert segment.size == 8000
+    np.testing.assert_array_equal(segment, whole[16000:24000])  # starts at 1.0 s, not 0
 
 
 def test_real_ogg_and_8k_wav_decode():

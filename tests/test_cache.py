@@ -41,6 +41,15 @@ def test_changed_audio_is_recomputed(tmp_path, crema):
     assert not np.allclose(before.embeddings[0], after.embeddings[0])
 
 
+def test_file_with_only_a_new_mtime_is_recomputed(tmp_path, crema):
+    cache = EmbeddingCache(tmp_path / "cache")
+    extract(DspEmbedder(), "crema_d", crema, cache, progress=False)
+    st = crema[3].path.stat()
+    os.utime(crema[3].path, ns=(st.st_atime_ns, st.st_mtime_ns + 10**9))  # same bytes
+    again = extract(DspEmbedder(), "crema_d", crema, cache, progress=False)
+    assert (again.computed, again.cache_hits) == (1, len(crema) - 1)
+
+
 def test_corrupt_entry_is_recomputed_not_trusted(tmp_path, crema):
     cache = EmbeddingCache(tmp_path / "cache")
     extract(DspEmbedder(), "crema_d", crema, cache, progress=False)
@@ -65,3 +74,75 @@ def test_unreadable_audio_is_counted_or_fatal_with_strict(tmp_path, crema):
             strict=True,
             progress=False,
         )
+
+
+def _entries(root):
+    return sorted(p for p in root.rglob("*.npz") if "quarantine" not in p.parts)
+
+
+def _truncate(p):
+    p.write_bytes(p.read_bytes()[: p.stat().st_size // 2])
+
+
+def _zero(p):
+    p.write_bytes(b"")
+
+
+def _flip(p):
+    data = bytearray(p.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    p.write_bytes(bytes(data))
+
+
+def _rewrite(p, **arrays):
+    with np.load(p) as data:
+        content = {"ids": data["ids"], "embeddings": data["embeddings"], **arrays}
+    with open(p, "wb") as fh:
+        np.savez(fh, **content)
+
+
+def _nan(p):
+    with np.load(p) as data:
+        vectors = data["embeddings"].copy()
+    vectors[0, 0] = np.nan
+    _rewrite(p, embeddings=vectors)
+
+
+def _ids_2d(p):
+    with np.load(p) as data:
+        _rewrite(p, ids=data["ids"].reshape(-1, 1))
+
+
+def _directory(p):
+    p.unlink()
+    p.mkdir()
+    (p / "x").write_text("x")
+
+
+@pytest.mark.parametrize("damage", [_truncate, _zero, _flip, _nan, _ids_2d, _directory])
+def test_damaged_entry_is_quarantined_and_recomputed(tmp_path, crema, damage, caplog):
+    cache = EmbeddingCache(tmp_path / "cache")
+    first = extract(DspEmbedder(), "crema_d", crema, cache, progress=False)
+    victim = _entries(tmp_path / "cache")[0]
+    damage(victim)
+    again = extract(DspEmbedder(), "crema_d", crema, cache, progress=False)
+    n_victim = sum(c.split == victim.name.split("-")[0] for c in crema)
+    assert again.computed == n_victim and again.cache_hits == len(crema) - n_victim
+    np.testing.assert_allclose(again.embeddings, first.embeddings, atol=1e-6)
+    assert list((tmp_path / "cache" / "quarantine").iterdir())
+    assert "moved to" in caplog.text
+    third = extract(DspEmbedder(), "crema_d", crema, cache, progress=False)
+    assert third.computed == 0  # the recomputed entry is whole again
+
+
+def test_part_of_another_dimension_is_quarantined(tmp_path, crema):
+    cache = EmbeddingCache(tmp_path / "cache")
+    extract(DspEmbedder(), "crema_d", crema, cache, progress=False)
+    main = _entries(tmp_path / "cache")[0]
+    with np.load(main) as data:
+        stray = {str(data["ids"][0]): np.ones(7, np.float32)}
+    cache.save_part(main, stray)
+    loaded = cache.load(main)
+    assert {len(v) for v in loaded.values()} == {256}
+    assert len(list((tmp_path / "cache" / "quarantine").iterdir())) == 1
+    assert cache.load(main, dim=12) == {}  # the expected dimension, when known, rules

@@ -138,3 +138,30 @@ def test_short_clips_are_padded_for_dynamic_models(dynamic_tflite):
         TFLiteEmbedder(dynamic_tflite, min_seconds=0).embed(tone(200, 0.2)).shape[0]
         == 1 + (3200 - 400) // 160
     )
+
+
+def test_every_window_offset_of_a_fixed_length_model(tmp_path):
+    """A `[1, 1000]` model that outputs its window's first and last sample: fed a ramp, each
+    output row says where its window started; the last window ends at the clip's end."""
+    import tensorflow as tf
+
+    class Edges(tf.Module):
+        @tf.function(input_signature=[tf.TensorSpec([1, 1000], tf.float32)])
+        def __call__(self, x):
+            return tf.concat([x[:, :1], x[:, -1:]], axis=1)
+
+    module = Edges()
+    converter = tf.lite.TFLiteConverter.from_concrete_functions(
+        [module.__call__.get_concrete_function()], module
+    )
+    path = tmp_path / "edges.tflite"
+    path.write_bytes(converter.convert())
+    for n, hop in ((3700, 0.5), (3000, 0.5), (2999, 0.25), (1000, 0.5), (640, 1.0)):
+        out = TFLiteEmbedder(path, hop=hop).embed(np.arange(n, dtype=np.float32))
+        step = int(1000 * hop)
+        starts = list(range(0, max(n - 1000, 0) + 1, step))
+        if n > 1000 and starts[-1] + 1000 < n:
+            starts.append(n - 1000)
+        np.testing.assert_array_equal(out[:, 0], starts, err_msg=f"n={n} hop={hop}")
+        last = n - 1 if n >= 1000 else 0  # a short clip is zero-padded at its end
+        assert out[-1, 1] == last

@@ -84,7 +84,7 @@ def test_beam_and_local_runs_write_identical_leaderboards(tmp_path):
         r: [{k: v for k, v in row.items() if k not in volatile} for row in csv.DictReader(p.open())]
         for r, p in boards.items()
     }
-    assert rows["beam"] == rows["local"] and len(rows["local"]) == 2
+    assert rows["beam"] == rows["local"] and len(rows["local"]) == 3  # logistic, lda, best
 
 
 def test_bad_beam_options_and_tfds_stream_are_refused(tmp_path, crema):

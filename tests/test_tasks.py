@@ -85,13 +85,23 @@ def test_task_end_to_end(name, tmp_path, dynamic_tflite):
         progress=False,
     )
     rows = run(config)
-    assert [r["probe"] for r in rows] == ["logistic", "lda"]
+    assert [r["probe"] for r in rows] == ["logistic", "lda", "best"]
     for row in rows:  # chance is at most 50%
         assert row["accuracy"] >= 85.0, row
+        assert (
+            row["headline_metric"]
+            == task.headline
+            == ("balanced_accuracy" if name == "mask" else "accuracy")
+        )
+        assert row["headline_score"] == row[task.headline]
         assert row["n_test"] == (sum(sizes.values()) if task.folds else sizes["test"])
     with open(board) as fh:
         written = list(csv.DictReader(fh))
-    assert {(r["task"], r["probe"]) for r in written} == {(name, "logistic"), (name, "lda")}
+    assert {(r["task"], r["probe"]) for r in written} == {
+        (name, "logistic"),
+        (name, "lda"),
+        (name, "best"),
+    }
 
 
 def test_crema_d_split_is_exactly_tfds(tmp_path):
@@ -127,7 +137,7 @@ def test_voxceleb_reads_the_official_split_file(tmp_path):
 def test_speech_commands_silence_is_cut_from_background_noise(tmp_path):
     synthetic.write_speech_commands(tmp_path)
     clips = BUILTIN_TASKS["speech_commands"].read(tmp_path)
-    silence = [c for c in clips if c.label == "_silence_"]
+    silence = [c for c in clips if c.label == "_silence_" and "test_set" not in c.clip_id]
     assert {c.split for c in silence if "running_tap" in c.clip_id} == {"validation"}
     assert [c.start for c in silence if "white_noise" in c.clip_id] == [0, 0.5, 1, 1.5, 2, 2.5]
     assert all(c.duration == 1.0 for c in silence)
@@ -166,10 +176,10 @@ def test_speaker_in_two_splits_is_refused(tmp_path):
     clips = BUILTIN_TASKS["speech_commands"].read(tmp_path)
     train_file = next(c.clip_id for c in clips if c.split == "train" and c.speaker)
     leaked = train_file.replace("yes/", "no/")
-    with (tmp_path / "testing_list.txt").open("a") as fh:
+    with (tmp_path / "validation_list.txt").open("a") as fh:
         fh.write(leaked + "\n")
     task = BUILTIN_TASKS["speech_commands"]
-    with pytest.raises(NossError, match="speaker '.*' appears in splits test, train"):
+    with pytest.raises(NossError, match="speaker '.*' appears in splits train, validation"):
         validate_clips(task, task.read(tmp_path))
 
 
@@ -178,20 +188,108 @@ def test_every_task_documents_its_layout():
         assert task.layout and task.title and len(set(task.labels)) == len(task.labels)
 
 
-def test_speech_commands_official_test_archive_replaces_the_testing_list(tmp_path):
+def test_speech_commands_tests_on_the_official_test_archive(tmp_path):
     synthetic.write_speech_commands(tmp_path)
-    for label in ("yes", "_silence_", "_unknown_"):
-        path = tmp_path / "test_set" / label / f"feed{label.strip('_')}_nohash_0.wav"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        sf.write(str(path), np.zeros(16000, np.int16), 16000)
     task = BUILTIN_TASKS["speech_commands"]
     clips = task.read(tmp_path)
     validate_clips(task, clips)
     test = [c for c in clips if c.split == "test"]
-    assert sorted(c.label for c in test) == ["_silence_", "_unknown_", "yes"]
     assert all(c.clip_id.startswith("test_set/") for c in test)
+    assert {c.label for c in test} == set(task.labels)  # _silence_ included, as in TFDS
     listed = set((tmp_path / "testing_list.txt").read_text().split())
-    assert not listed & {c.clip_id for c in clips}  # listed files are no longer used at all
+    assert not listed & {c.clip_id for c in clips}  # listed files are not used at all (TFDS)
+
+
+def test_speech_commands_without_the_test_archive_is_refused(tmp_path):
+    synthetic.write_speech_commands(tmp_path, test_set=False)
+    with pytest.raises(NossError, match="test_set: missing.*speech_commands_test_set_v0.02"):
+        BUILTIN_TASKS["speech_commands"].read(tmp_path)
+    lists = BUILTIN_TASKS["speech_commands_lists"]  # the opt-in variant, under its own name
+    clips = lists.read(tmp_path)
+    validate_clips(lists, clips)
+    listed = set((tmp_path / "testing_list.txt").read_text().split())
+    assert {c.clip_id for c in clips if c.split == "test"} == listed
+    assert not lists.default and lists.cache_namespace == "speech_commands"
+
+
+def test_variants_run_only_when_named(tmp_path):
+    from noss_eval.runner import select_tasks
+
+    assert {t.name for t in select_tasks(())} == {
+        "voxceleb1",
+        "crema_d",
+        "speech_commands",
+        "mask",
+        "esc50_hs",
+        "voxforge",
+        "savee",
+        "dementiabank",
+    }
+    assert [t.name for t in select_tasks(("speech_commands_lists",))] == ["speech_commands_lists"]
+
+
+def _voxceleb(tmp_path, speakers):
+    lines = []
+    for i, speaker in enumerate(speakers):
+        for code in (1, 2, 3):
+            rel = f"{speaker}/v{code}/{i:05d}.wav"
+            lines.append(f"{code} {rel}")
+    (tmp_path / "iden_split.txt").write_text("\n".join(lines) + "\n")
+
+
+def test_voxceleb1_is_the_tfds_dev_speaker_set(tmp_path):
+    _voxceleb(tmp_path, ["id10001", "id10269", "id10270", "id10309", "id10310", "id11251"])
+    task, everyone = BUILTIN_TASKS["voxceleb1"], BUILTIN_TASKS["voxceleb1_1251"]
+    # without vox1_meta.csv: all but the 40 speakers of the VoxCeleb1 test set (id10270-id10309)
+    assert {c.label for c in task.read(tmp_path)} == {"id10001", "id10269", "id10310", "id11251"}
+    assert len({c.label for c in everyone.read(tmp_path)}) == 6
+    # vox1_meta.csv (tab-separated as distributed) decides when present
+    (tmp_path / "vox1_meta.csv").write_text(
+        "VoxCeleb1 ID\tVGGFace1 ID\tGender\tNationality\tSet\n"
+        "id10001\tA\tm\tIreland\tdev\nid10269\tB\tf\tUSA\ttest\n"
+        "id10270\tC\tm\tUSA\tdev\n"
+    )
+    assert {c.label for c in task.read(tmp_path)} == {"id10001", "id10270"}
+    assert len(BUILTIN_TASKS["voxceleb1"].labels) == 1251
+
+
+def _voxforge_archive(root, lang, name, folder="wav", suffix=".wav", n=2):
+    archive = root / lang / "Trunk/Audio/Main/16kHz_16bit" / name
+    for k in range(n):
+        path = archive / folder / f"a{k}{suffix}"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        sf.write(str(path), 0.1 * np.ones(1600), 16000, format=suffix[1:].upper())
+    (archive / "etc").mkdir(exist_ok=True)
+    (archive / "etc" / "README").write_text("x")
+
+
+def test_voxforge_flac_archives_and_odd_names_as_tfds(tmp_path, caplog):
+    from tensorflow_datasets.audio.voxforge import _get_inter_splits_by_group as tfds_split
+
+    names = [f"spk{i}-20100101-s{i}" for i in range(12)] + ["oddname", "anonymous-x", "a-b-c-d"]
+    for i, name in enumerate(names):
+        _voxforge_archive(tmp_path, ("de", "en")[i % 2], name)
+    _voxforge_archive(tmp_path, "fr", "flacker-20100101-abc", folder="flac", suffix=".flac")
+    clips = BUILTIN_TASKS["voxforge"].read(tmp_path)
+    validate_clips(BUILTIN_TASKS["voxforge"], clips)
+    assert "1 .flac files not read" not in caplog.text and "2 .flac files not read" in caplog.text
+    assert {c.speaker for c in clips} >= {"oddname.tgz", "anonymous", "a"}
+    # TFDS' own split function over the archive names, flac-only archive included
+    archive_names = [f"{n}.tgz" for n in [*names, "flacker-20100101-abc"]]
+    expected = tfds_split(
+        [(a, a.split("-")[0]) for a in archive_names],
+        [("train", 0.7), ("validation", 0.1), ("test", 0.2)],
+        0,
+    )
+    split_of_archive = {a: s for s, members in expected.items() for a in members}
+    for c in clips:
+        archive = c.path.parent.parent.name + ".tgz"
+        assert c.split == split_of_archive[archive], c.clip_id
+    everything = BUILTIN_TASKS["voxforge_all"].read(tmp_path)
+    assert len(everything) == len(clips) + 2
+    assert {c.split for c in everything if c.speaker == "flacker"} == {
+        split_of_archive["flacker-20100101-abc.tgz"]
+    }
 
 
 @pytest.mark.parametrize("protocol", ["noss-eval", "noss"])
@@ -206,6 +304,10 @@ def test_all_eight_tasks_run_from_official_layouts(tmp_path, protocol):
             progress=False,
         )
     )
-    assert {r["task"] for r in rows} == set(BUILTIN_TASKS) and len(rows) == 16
+    defaults = {t.name for t in BUILTIN_TASKS.values() if t.default}
+    probes = 3 if protocol == "noss-eval" else 4  # + forest in paper mode; + best in both
+    assert {r["task"] for r in rows} == defaults and len(rows) == 8 * probes
     assert {r["protocol"] for r in rows} == {protocol}
-    assert all(r["accuracy"] > 80 for r in rows)
+    assert all(r["accuracy"] > 80 for r in rows), [
+        (r["task"], r["probe"], r["accuracy"]) for r in rows if r["accuracy"] <= 80
+    ]

@@ -8,8 +8,12 @@ import pytest
 from testlib import write_tfds
 
 from noss_eval.cli import main
-from noss_eval.sources import open_tfds
-from noss_eval.synthetic import class_signal
+from noss_eval.errors import NossError
+from noss_eval.evaluate import probe_grid
+from noss_eval.extract import Extraction
+from noss_eval.probes import PROTOCOLS
+from noss_eval.sources import open_layout, open_tfds
+from noss_eval.synthetic import class_signal, write_speech_commands
 from noss_eval.tasks import BUILTIN_TASKS
 
 # task -> (TFDS builder, labels as TFDS stores them, speakers per split or None, sample rate)
@@ -86,7 +90,7 @@ def test_tfds_dataset_is_read_and_evaluated(task_name, tmp_path, dynamic_tflite)
     ]
     assert main(args) == 0
     rows = list(csv.DictReader(board.open()))
-    assert {r["data_source"] for r in rows} == {"tfds"} and len(rows) == 2
+    assert {r["data_source"] for r in rows} == {"tfds"} and len(rows) == 3
     assert all(float(r["accuracy"]) >= 80 for r in rows), rows
     assert main([*args, "--protocol", "noss"]) == 0
     assert {r["protocol"] for r in csv.DictReader(board.open())} == {"noss-eval", "noss"}
@@ -103,3 +107,26 @@ def test_missing_tfds_datasets_are_skipped_with_a_hint(tmp_path, caplog, task, h
     args = ["--embedder", "dsp", "--source", "tfds", "--tfds-data-dir", str(tmp_path)]
     assert main([*args, "--tasks", task]) == 2  # nothing left to run
     assert hint in caplog.text
+
+
+def test_tfds_dataset_with_a_shared_speaker_is_refused(tmp_path):
+    splits = make_examples("crema_d", ["NEU", "HAP"], 2, 16000)
+    splits["test"][0]["speaker_id"] = splits["train"][0]["speaker_id"]
+    write_tfds("crema_d", tmp_path / "tfds", splits)
+    with pytest.raises(NossError, match="speaker 'train-spk0' appears in splits test, train"):
+        open_tfds(BUILTIN_TASKS["crema_d"], tmp_path / "tfds")
+
+
+@pytest.mark.parametrize("protocol", ["noss-eval", "noss"])
+def test_layout_and_tfds_sources_of_speech_commands_run_the_same_grid(tmp_path, protocol):
+    """The layout reader knows the `_nohash_` speakers of word clips, TFDS knows none; with
+    speaker-less `_silence_` clips in the layout, neither may z-score by speaker."""
+    task = BUILTIN_TASKS["speech_commands"]
+    write_speech_commands(tmp_path / "layout" / "speech_commands")
+    builder, labels, speakers, rate = CASES["speech_commands"]
+    write_tfds(builder, tmp_path / "tfds", make_examples(builder, labels, speakers, rate))
+    grids = []
+    for data in (open_layout(task, tmp_path / "layout"), open_tfds(task, tmp_path / "tfds")):
+        ex = Extraction(data.clips, np.zeros((len(data.clips), 4), np.float32))
+        grids.append(probe_grid(ex, PROTOCOLS[protocol], "auto", 100))
+    assert grids[0] == grids[1] and not any(c.speaker_norm for c in grids[0])

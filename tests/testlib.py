@@ -170,3 +170,19 @@ def write_tfds(name: str, data_dir: Path, splits: dict[str, list[dict]]) -> Path
     builder.info.set_splits(tfds.core.SplitDict(infos))
     builder.info.write_to_directory(out)
     return out
+
+
+def extraction(x, labels, splits, speakers=None, name: str = "t", folds: tuple[str, ...] = ()):
+    """A task and its `Extraction` straight from arrays: what probes see after embedding."""
+    from noss_eval.extract import Extraction
+    from noss_eval.task import Clip, Task
+
+    speakers = speakers if speakers is not None else [None] * len(labels)
+    clips = [
+        Clip(f"c{i:05d}", Path(f"c{i}.wav"), str(y), s, spk)
+        for i, (y, s, spk) in enumerate(zip(labels, splits, speakers, strict=True))
+    ]
+    task = Task(
+        name, name, name, tuple(sorted({str(y) for y in labels})), lambda root: clips, "", folds
+    )
+    return task, Extraction(clips, np.asarray(x, dtype=np.float32))

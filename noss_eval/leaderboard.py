@@ -1,0 +1,198 @@
+"""The leaderboard CSV: one row per result, merged without duplicates; and the runs file that
+says how each row was produced."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from noss_eval.atomic import atomic_write_text
+from noss_eval.errors import NossError
+from noss_eval.results import ProbeResult, RunStamp
+from noss_eval.stats import format_p_value
+
+COLUMNS = (
+    "embedder",
+    "embedder_sha256",
+    "embedder_fingerprint",
+    "task",
+    "probe",
+    "protocol",
+    "headline_metric",
+    "headline_score",
+    "headline_ci_low",
+    "headline_ci_high",
+    "accuracy",
+    "balanced_accuracy",
+    "macro_f1",
+    "auc",
+    "eer",
+    "validation_score",
+    "config",
+    "n_train",
+    "n_validation",
+    "n_test",
+    "failed_clips",
+    "reference",
+    "reference_score",
+    "reference_protocol",
+    "delta",
+    "delta_ci_low",
+    "delta_ci_high",
+    "delta_p_value",
+    "delta_test",
+    "reference_source",
+    "seed",
+    "data_source",
+    "run_id",
+    "noss_eval_version",
+    "created",
+)  # all scores in percent; headline_*, validation_score, reference_score and delta_* are on
+# the task's headline metric (UAR for mask, accuracy elsewhere)
+PROTOCOL_NOTES = {
+    "noss-eval": "configuration picked on validation, test scored once",
+    "noss": "paper mode: best test score over Google's grid",
+}
+KEY = ("embedder", "embedder_fingerprint", "task", "probe", "protocol")
+
+
+def _pct(x: float) -> float:
+    return round(100.0 * x, 3)
+
+
+def to_row(result: ProbeResult, stamp: RunStamp) -> dict[str, Any]:
+    """The CSV row of one result (every number traceable through `run_id` to its run)."""
+    r = result
+    row: dict[str, Any] = {
+        "embedder": r.embedder,
+        "embedder_sha256": r.embedder_sha256,
+        "embedder_fingerprint": r.embedder_fingerprint,
+        "task": r.task,
+        "probe": r.probe,
+        "protocol": r.protocol,
+        "headline_metric": r.headline_metric,
+        "headline_score": _pct(r.headline_score),
+        "headline_ci_low": _pct(r.headline_ci[0]),
+        "headline_ci_high": _pct(r.headline_ci[1]),
+        **{m: _pct(v) for m, v in r.metrics.items()},
+        "validation_score": "" if r.validation_score is None else _pct(r.validation_score),
+        "config": r.config,
+        "n_train": r.n_train,
+        "n_validation": r.n_validation,
+        "n_test": r.n_test,
+        "failed_clips": r.failed_clips,
+        "seed": stamp.seed,
+        "data_source": stamp.data_source,
+        "run_id": stamp.run_id,
+        "noss_eval_version": stamp.noss_eval_version,
+        "created": stamp.created,
+    }
+    c = r.comparison
+    if c is not None:
+        row.update(
+            reference=c.reference,
+            reference_score=round(c.score, 3),
+            reference_protocol=c.protocol,
+            reference_source=c.source,
+            delta=round(r.delta, 3),
+        )
+        if c.paired is not None:
+            row.update(
+                delta_ci_low=_pct(c.paired.ci_low),
+                delta_ci_high=_pct(c.paired.ci_high),
+                delta_p_value=format_p_value(c.paired.p_value),
+                delta_test=c.paired.test,
+            )
+    return row
+
+
+def _key(row: dict[str, Any]) -> tuple[str, ...]:
+    return tuple(str(row.get(k, "")) for k in KEY)
+
+
+def read_leaderboard(path: Path) -> list[dict[str, str]]:
+    if not path.exists():
+        return []
+    try:
+        with open(path, newline="", encoding="utf-8") as fh:
+            reader = csv.DictReader(fh)
+            if reader.fieldnames is None or not set(KEY) <= set(reader.fieldnames):
+                raise NossError(f"--leaderboard: {path} is not a noss-eval leaderboard CSV")
+            return list(reader)
+    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+        raise NossError(f"--leaderboard: cannot read {path} ({exc})") from None
+
+
+def merge_leaderboard(path: Path, rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Replace rows with the same (embedder, fingerprint, task, probe, protocol); keep the rest."""
+    new_keys = {_key(r) for r in rows}
+    public = [dict(r) for r in rows]
+    old = read_leaderboard(path)
+    carried = _model_columns(old)
+    for row in public:  # latency and size belong to the model, not to one run
+        row.update(
+            {
+                k: v
+                for k, v in carried.get(row["embedder_sha256"], {}).items()
+                if row.get(k) in (None, "")
+            }
+        )
+    merged = [r for r in old if _key(r) not in new_keys] + public
+    write_leaderboard(path, merged)
+    return merged
+
+
+MODEL_COLUMNS = ("latency_ms", "latency_p90_ms", "latency_ms_all_threads", "size_mb", "params")
+
+
+def _model_columns(rows: list[dict[str, str]]) -> dict[str, dict[str, str]]:
+    out: dict[str, dict[str, str]] = {}
+    for r in rows:
+        values = {k: r[k] for k in MODEL_COLUMNS if r.get(k)}
+        if values:
+            out.setdefault(r["embedder_sha256"], {}).update(values)
+    return out
+
+
+def write_leaderboard(path: Path, merged: list[dict[str, Any]]) -> None:
+    extra = sorted({k for r in merged for k in r} - set(COLUMNS))
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=[*COLUMNS, *extra], restval="", lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(merged)
+    atomic_write_text(path, buffer.getvalue())
+
+
+def merge_latency(
+    path: Path, columns: dict[str, dict[str, Any]], names: dict[str, dict[str, str]]
+) -> None:
+    """Write latency/size columns onto every row of each model (matched by content hash); a model
+    with no rows yet gets one row of its own with an empty task."""
+    rows = read_leaderboard(path)
+    seen = set()
+    for row in rows:
+        if row["embedder_sha256"] in columns:
+            row.update(columns[row["embedder_sha256"]])
+            seen.add(row["embedder_sha256"])
+    for sha, cols in columns.items():
+        if sha not in seen:
+            rows.append(
+                {
+                    **names[sha],
+                    "embedder_sha256": sha,
+                    "task": "",
+                    "probe": "",
+                    "protocol": "",
+                    **cols,
+                }
+            )
+    write_leaderboard(path, rows)
+
+
+def append_run_record(path: Path, record: dict[str, Any]) -> None:
+    old = path.read_text() if path.exists() else ""
+    atomic_write_text(path, old + json.dumps(record, sort_keys=True, default=str) + "\n")

@@ -1,0 +1,80 @@
+"""The console view of leaderboard rows: one line per task and probe, then average deltas."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import numpy as np
+
+from noss_eval.leaderboard import PROTOCOL_NOTES
+
+HEADLINE_NAMES = {"accuracy": "acc", "balanced_accuracy": "UAR"}
+
+
+def average_delta(rows: Iterable[dict[str, Any]], probe: str) -> tuple[float, int] | None:
+    """Mean delta of `probe` over the tasks that have a reference, and how many those are."""
+    deltas = [
+        float(r["delta"]) for r in rows if r["probe"] == probe and r.get("delta") not in (None, "")
+    ]
+    return (float(np.mean(deltas)), len(deltas)) if deltas else None
+
+
+def format_table(rows: Sequence[dict[str, Any]], note: str = "") -> str:
+    """A readable per-task table followed by the average delta per probe. Scores, intervals,
+    references and deltas are on each task's headline metric (named in the `metric` column)."""
+    header = (
+        "task",
+        "probe",
+        "metric",
+        "score %",
+        "95% CI",
+        "ref %",
+        "delta",
+        "p",
+        "n_test",
+        "config",
+    )
+    body = [
+        (
+            r["task"],
+            r["probe"],
+            HEADLINE_NAMES.get(r["headline_metric"], r["headline_metric"]),
+            _num(r["headline_score"]),
+            _interval(r.get("headline_ci_low"), r.get("headline_ci_high")),
+            _num(r.get("reference_score")),
+            _num(r.get("delta"), signed=True),
+            str(r.get("delta_p_value") or "-"),
+            str(r["n_test"]),
+            r["config"],
+        )
+        for r in rows
+    ]
+    widths = [max(len(x) for x in col) for col in zip(header, *body, strict=True)]
+    lines = [
+        "  ".join(x.ljust(w) for x, w in zip(line, widths, strict=True)).rstrip()
+        for line in (header, *body)
+    ]
+    for probe in dict.fromkeys(r["probe"] for r in rows):
+        avg = average_delta(rows, probe)
+        if avg is not None:
+            lines.append(
+                f"average delta vs reference ({probe}): {avg[0]:+.2f} points over {avg[1]} tasks"
+            )
+    for protocol in sorted({r["protocol"] for r in rows}):
+        lines.append(f"protocol: {protocol} ({PROTOCOL_NOTES.get(protocol, '')})")
+    sources = sorted({r["reference_source"] for r in rows if r.get("reference_source")})
+    lines += [f"reference: {s}" for s in sources]
+    if note:
+        lines.append(note)
+    return "\n".join(lines)
+
+
+def _interval(low: Any, high: Any) -> str:
+    return "-" if low in (None, "") else f"{float(low):.1f}-{float(high):.1f}"
+
+
+def _num(value: Any, signed: bool = False) -> str:
+    if value in (None, ""):
+        return "-"
+    return f"{float(value):+.2f}" if signed else f"{float(value):.2f}"
