@@ -1,19 +1,52 @@
-"""Write a file so that readers see the old content or the new, never a torn one."""
+"""Write a file so that readers see the old content or the new, never a torn one; and
+read-modify-write it under a lock, so that concurrent runs never lose each other's rows."""
 
 from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import IO
+
+from filelock import FileLock
 
 
-def atomic_write_text(path: Path, text: str) -> None:
+def _mode_for(path: Path) -> int:
+    """The existing file's permissions, else what the umask gives a new file (never mkstemp's
+    private 0600)."""
+    try:
+        return path.stat().st_mode & 0o7777
+    except OSError:
+        umask = os.umask(0)
+        os.umask(umask)
+        return 0o666 & ~umask
+
+
+@contextmanager
+def atomic_writer(path: Path, binary: bool = False) -> Iterator[IO]:
+    """A handle on a temporary file beside `path`, renamed onto it when the block ends without an
+    exception; on any exception (or interrupt) the temporary file is removed."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
-            fh.write(text)
+        mode = "wb" if binary else "w"
+        encoding = None if binary else "utf-8"
+        with os.fdopen(fd, mode, encoding=encoding, newline=None if binary else "") as fh:
+            yield fh
+        os.chmod(tmp, _mode_for(path))
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    with atomic_writer(path) as fh:
+        fh.write(text)
+
+
+def locked(path: Path) -> FileLock:
+    """An inter-process lock for read-modify-write of `path` (a `.lock` file beside it)."""
+    return FileLock(str(path.with_name(f".{path.name}.lock")), timeout=600)

@@ -14,12 +14,13 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
-import tempfile
 import time
 import uuid
 from pathlib import Path
 
 import numpy as np
+
+from noss_eval.atomic import atomic_writer
 
 log = logging.getLogger(__name__)
 QUARANTINE = "quarantine"
@@ -104,14 +105,7 @@ def quarantine(path: Path, root: Path, reason: str) -> Path | None:
 
 
 def write_npz(path: Path, entries: dict[str, np.ndarray]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
     ids = sorted(entries)
     embeddings = np.stack([entries[i] for i in ids]).astype(np.float32)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".npz")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            np.savez(fh, ids=np.array(ids, dtype=str), embeddings=embeddings)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_writer(path, binary=True) as fh:
+        np.savez(fh, ids=np.array(ids, dtype=str), embeddings=embeddings)

@@ -13,7 +13,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from noss_eval import __version__
-from noss_eval.errors import NossError
+from noss_eval.errors import NossError, ResultsNotSaved
 
 log = logging.getLogger("noss_eval")
 
@@ -302,6 +302,7 @@ SUBCOMMANDS = {
 
 def main(argv: Sequence[str] | None = None) -> int:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    _terminate_as_interrupt()
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv and argv[0] in SUBCOMMANDS:
         make_parser, handler = SUBCOMMANDS[argv[0]]
@@ -319,12 +320,34 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(list_tasks() if args.list_tasks else list_embedders())
             return 0
         return run_demo(args) if args.demo else run_eval(args)
+    except ResultsNotSaved as exc:
+        from noss_eval.table import format_table
+
+        print(format_table(exc.rows))
+        print(f"noss-eval: error: {exc}", file=sys.stderr)
+        return 2
     except NossError as exc:
         print(f"noss-eval: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print("noss-eval: interrupted; cached embeddings written so far are kept", file=sys.stderr)
+        print(
+            "noss-eval: interrupted; every embedding computed so far is saved in the cache, "
+            "a re-run continues from there",
+            file=sys.stderr,
+        )
         return 130
+
+
+def _terminate_as_interrupt() -> None:
+    """SIGTERM (a scheduler's stop, `kill`) unwinds like Ctrl-C, so computed vectors are flushed."""
+    import signal
+    import threading
+
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt
+
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, interrupt)
 
 
 def _config(args: argparse.Namespace, embedder: str, data_dir: Path | None, **overrides):

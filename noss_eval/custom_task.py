@@ -38,6 +38,11 @@ def load_task_file(path: Path) -> Task:
     if unknown or "name" not in spec or "csv" not in spec:
         what = f"unknown key '{sorted(unknown)[0]}'" if unknown else "needs 'name' and 'csv'"
         raise NossError(f"--task-file {path}: {what}")
+    headline = str(spec.get("headline", "accuracy"))
+    if headline not in HEADLINES:
+        raise NossError(
+            f"--task-file {path}: headline '{headline}' is not one of {', '.join(HEADLINES)}"
+        )
     base = path.parent
     audio_dir = (base / spec.get("audio_dir", ".")).resolve()
     csv_path = (base / spec["csv"]).resolve()
@@ -53,11 +58,6 @@ def load_task_file(path: Path) -> Task:
     labels = tuple(
         str(x) for x in spec.get("labels") or sorted({r[columns["label"]] for r in rows})
     )
-    headline = str(spec.get("headline", "accuracy"))
-    if headline not in HEADLINES:
-        raise NossError(
-            f"--task-file {path}: headline '{headline}' is not one of {', '.join(HEADLINES)}"
-        )
     folds = tuple(sorted({r[columns["fold"]] for r in rows})) if has["fold"] else ()
 
     def read(root: Path) -> list[Clip]:

@@ -7,3 +7,12 @@ class NossError(Exception):
 
 class AudioError(NossError):
     """An audio file that cannot be decoded or holds no samples."""
+
+
+class ResultsNotSaved(NossError):
+    """The run finished but its rows could not be merged into the leaderboard; `rows` are the
+    results (also written to the fallback file the message names)."""
+
+    def __init__(self, message: str, rows: list) -> None:
+        super().__init__(message)
+        self.rows = rows

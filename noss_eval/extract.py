@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -52,10 +53,12 @@ def extract(
     strict: bool = False,
     progress: bool = True,
     flush_every: int = 1000,
+    flush_seconds: float = 30.0,
 ) -> Extraction:
     """Embed every clip not in the cache with `engine` (in-process by default) in one call;
     `task_name` namespaces the cache. Unreadable audio is logged and counted, or raised with
-    `strict`. New vectors are flushed to the cache every `flush_every` clips."""
+    `strict`. New vectors are flushed to the cache every `flush_every` clips or `flush_seconds`
+    (so `kill -9` loses at most that much work), and on any exception or interrupt."""
     engine = engine or LocalEngine(embedder)
     key = fingerprint(embedder)
     preprocessing = f"{PREPROCESSING_VERSION}|{POOLING}|{embedder.sample_rate}"
@@ -67,26 +70,42 @@ def extract(
         clips=[], embeddings=np.zeros((0, 0), np.float32), cache_hits=len(keyed) - len(todo)
     )
     fresh: dict[str, dict[str, np.ndarray]] = {s: {} for s in paths}
-    results = engine.run([c for c, _ in todo.values()], stream)
-    for clip, vector in tqdm(
-        results,
-        total=len(todo),
-        desc=task_name,
-        unit="clip",
-        disable=not progress or not todo,
-        leave=False,
-    ):
-        if isinstance(vector, AudioError):
-            if strict:
-                raise vector
-            log.warning("unreadable audio skipped: %s", vector)
-            result.failed.append((clip, str(vector)))
-            continue
-        batch = fresh[clip.split]
-        batch[todo[clip.clip_id][1]] = vector
-        result.computed += 1
-        if len(batch) >= flush_every:
-            _flush(cache, paths[clip.split], stored[clip.split], batch)
+    last_flush = time.monotonic()
+    try:
+        results = engine.run([c for c, _ in todo.values()], stream)
+        for clip, vector in tqdm(
+            results,
+            total=len(todo),
+            desc=task_name,
+            unit="clip",
+            disable=not progress or not todo,
+            leave=False,
+        ):
+            if isinstance(vector, AudioError):
+                if strict:
+                    raise vector
+                log.warning("unreadable audio skipped: %s", vector)
+                result.failed.append((clip, str(vector)))
+                continue
+            fresh[clip.split][todo[clip.clip_id][1]] = vector
+            result.computed += 1
+            due = time.monotonic() - last_flush >= flush_seconds
+            if due or len(fresh[clip.split]) >= flush_every:
+                for split in (s for s in paths if fresh[s] and (due or s == clip.split)):
+                    _flush(cache, paths[split], stored[split], fresh[split])
+                last_flush = time.monotonic()
+    except BaseException:
+        pending = sum(len(batch) for batch in fresh.values())
+        for split, path in paths.items():
+            _flush(cache, path, stored[split], fresh[split])
+        log.warning(
+            "%s: stopped; the %d vectors computed so far are saved in the cache (%d in the "
+            "last flush) and will not be recomputed",
+            task_name,
+            result.computed,
+            pending,
+        )
+        raise
     for split, path in paths.items():
         _flush(cache, path, stored[split], fresh[split])
         cache.consolidate(path)

@@ -6,12 +6,13 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from noss_eval.atomic import atomic_write_text
-from noss_eval.errors import NossError
+from noss_eval.atomic import atomic_write_text, locked
+from noss_eval.errors import NossError, ResultsNotSaved
 from noss_eval.results import ProbeResult, RunStamp
 from noss_eval.stats import format_p_value
 
@@ -48,6 +49,7 @@ COLUMNS = (
     "reference_source",
     "seed",
     "data_source",
+    "data_fingerprint",
     "run_id",
     "noss_eval_version",
     "created",
@@ -57,7 +59,15 @@ PROTOCOL_NOTES = {
     "noss-eval": "configuration picked on validation, test scored once",
     "noss": "paper mode: best test score over Google's grid",
 }
-KEY = ("embedder", "embedder_fingerprint", "task", "probe", "protocol")
+KEY = (
+    "embedder",
+    "embedder_fingerprint",
+    "task",
+    "probe",
+    "protocol",
+    "data_fingerprint",
+    "seed",
+)
 
 
 def _pct(x: float) -> float:
@@ -87,6 +97,7 @@ def to_row(result: ProbeResult, stamp: RunStamp) -> dict[str, Any]:
         "failed_clips": r.failed_clips,
         "seed": stamp.seed,
         "data_source": stamp.data_source,
+        "data_fingerprint": r.data_fingerprint,
         "run_id": stamp.run_id,
         "noss_eval_version": stamp.noss_eval_version,
         "created": stamp.created,
@@ -115,20 +126,64 @@ def _key(row: dict[str, Any]) -> tuple[str, ...]:
 
 
 def read_leaderboard(path: Path) -> list[dict[str, str]]:
+    """The rows of a noss-eval leaderboard CSV ([] when absent); anything else is a one-line
+    error that names the file."""
     if not path.exists():
         return []
+    if not path.is_file():
+        raise NossError(f"--leaderboard: {path} is not a file; give a .csv path")
     try:
-        with open(path, newline="", encoding="utf-8") as fh:
+        with open(path, newline="", encoding="utf-8-sig") as fh:
             reader = csv.DictReader(fh)
-            if reader.fieldnames is None or not set(KEY) <= set(reader.fieldnames):
-                raise NossError(f"--leaderboard: {path} is not a noss-eval leaderboard CSV")
-            return list(reader)
+            if reader.fieldnames is None or not set(KEY[:5]) <= set(reader.fieldnames):
+                raise NossError(
+                    f"--leaderboard: {path} is not a noss-eval leaderboard CSV; "
+                    "give another path or move the file"
+                )
+            rows = []
+            for row in reader:
+                if None in row or None in row.values():
+                    raise NossError(
+                        f"--leaderboard: {path}:{reader.line_num}: the row does not have the "
+                        f"header's {len(reader.fieldnames)} fields; fix or move the file"
+                    )
+                rows.append(row)
+            return rows
     except (OSError, UnicodeDecodeError, csv.Error) as exc:
         raise NossError(f"--leaderboard: cannot read {path} ({exc})") from None
 
 
+def check_writable(path: Path, option: str = "--leaderboard") -> None:
+    """Before the long work: `path` can be created or replaced (its folder exists or can be made,
+    and is writable)."""
+    folder = path.parent
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    if not folder.is_dir() or not os.access(folder, os.W_OK | os.X_OK):
+        raise NossError(f"{option}: cannot write {path} ({folder} is not a writable folder)")
+    if path.exists() and (path.is_dir() or not os.access(path, os.R_OK)):
+        raise NossError(f"{option}: {path} is not a readable file; give another path")
+
+
+def preflight(path: Path) -> None:
+    """Everything a merge into `path` will need, checked before any embedding is computed."""
+    check_writable(path)
+    read_leaderboard(path)
+    check_writable(runs_path(path), "--leaderboard runs file")
+
+
+def runs_path(path: Path) -> Path:
+    return path.with_suffix(".runs.jsonl")
+
+
 def merge_leaderboard(path: Path, rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Replace rows with the same (embedder, fingerprint, task, probe, protocol); keep the rest."""
+    """Replace rows with the same key (embedder, fingerprint, task, probe, protocol, data
+    fingerprint, seed); keep the rest. Under a lock: concurrent runs never lose rows."""
+    with locked(path):
+        return _merge(path, rows)
+
+
+def _merge(path: Path, rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
     new_keys = {_key(r) for r in rows}
     public = [dict(r) for r in rows]
     old = read_leaderboard(path)
@@ -172,6 +227,13 @@ def merge_latency(
 ) -> None:
     """Write latency/size columns onto every row of each model (matched by content hash); a model
     with no rows yet gets one row of its own with an empty task."""
+    with locked(path):
+        _merge_latency(path, columns, names)
+
+
+def _merge_latency(
+    path: Path, columns: dict[str, dict[str, Any]], names: dict[str, dict[str, str]]
+) -> None:
     rows = read_leaderboard(path)
     seen = set()
     for row in rows:
@@ -194,5 +256,36 @@ def merge_latency(
 
 
 def append_run_record(path: Path, record: dict[str, Any]) -> None:
-    old = path.read_text() if path.exists() else ""
-    atomic_write_text(path, old + json.dumps(record, sort_keys=True, default=str) + "\n")
+    with locked(path):
+        old = path.read_text(encoding="utf-8") if path.exists() else ""
+        atomic_write_text(path, old + json.dumps(record, sort_keys=True, default=str) + "\n")
+
+
+def save_results(path: Path, rows: Sequence[dict[str, Any]], record: dict[str, Any]) -> None:
+    """Merge `rows` into the leaderboard at `path` and append the run's record. If that fails at
+    the end of a long run, the rows go to a fallback CSV beside it (or in the temp folder) and the
+    error names it: a computed result is never only on screen."""
+    try:
+        merge_leaderboard(path, rows)
+        append_run_record(runs_path(path), record)
+    except (OSError, NossError) as exc:
+        fallback = _write_fallback(path, rows, record)
+        raise ResultsNotSaved(
+            f"--leaderboard: could not write {path} ({exc}); this run's rows are in {fallback}",
+            list(rows),
+        ) from None
+
+
+def _write_fallback(path: Path, rows: Sequence[dict[str, Any]], record: dict[str, Any]) -> Path:
+    import tempfile
+
+    name = f"noss-eval-rows-{record['run_id']}.csv"
+    for folder in (path.parent, Path.cwd(), Path(tempfile.gettempdir())):
+        target = folder / name
+        try:
+            write_leaderboard(target, list(rows))
+            atomic_write_text(target.with_suffix(".runs.jsonl"), json.dumps(record, default=str))
+            return target
+        except OSError:
+            continue
+    raise NossError(f"--leaderboard: could not write {path} nor any fallback copy")

@@ -64,6 +64,7 @@ class ProbeResult:
     n_test: int
     failed_clips: int
     predictions: Predictions
+    data_fingerprint: str = ""  # the task's clips (ids, splits, labels, file sizes), hashed
     comparison: Comparison | None = None
 
     @property
@@ -88,7 +89,3 @@ class RunStamp:
     noss_eval_version: str
     created: str
     references_apply: bool = True  # False on synthetic data: published deltas mean nothing
-
-
-def published_scores(scores: Mapping[str, float]) -> dict[str, float]:
-    return {task: float(v) for task, v in scores.items()}

@@ -7,7 +7,7 @@ import logging
 import uuid
 from collections import Counter
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +18,7 @@ from noss_eval.engines import EmbedderRecipe, Engine, LocalEngine, ProcessEngine
 from noss_eval.errors import NossError
 from noss_eval.evaluate import evaluate_task
 from noss_eval.extract import extract
-from noss_eval.leaderboard import append_run_record, merge_leaderboard, to_row
+from noss_eval.leaderboard import preflight, save_results, to_row
 from noss_eval.probes import PROTOCOLS
 from noss_eval.references import compare_measured, compare_published, published_reference
 from noss_eval.results import ProbeResult, RunStamp
@@ -114,9 +114,11 @@ def score_task(
     )
     identity = (embedder.name, embedder.model_sha256, fingerprint(embedder))
     protocol = PROTOCOLS[config.protocol]
-    return evaluate_task(
+    results = evaluate_task(
         task, ex, config.seed, protocol, config.probe_solver, config.progress, identity
     )
+    data_fingerprint = data.fingerprint()
+    return [replace(r, data_fingerprint=data_fingerprint) for r in results]
 
 
 def run(config: RunConfig, registry: Mapping[str, Task] = BUILTIN_TASKS) -> list[dict[str, Any]]:
@@ -151,6 +153,8 @@ def _run(config: RunConfig, registry: Mapping[str, Task]) -> list[dict[str, Any]
         raise NossError(
             f"no dataset found under {where} for tasks {', '.join(t.name for t in tasks)}"
         )
+    if config.leaderboard is not None:
+        preflight(config.leaderboard)
     cache = EmbeddingCache(config.cache_dir)
     run_id = uuid.uuid4().hex[:12]
     stamp = RunStamp(
@@ -174,12 +178,11 @@ def _run(config: RunConfig, registry: Mapping[str, Task]) -> list[dict[str, Any]
         ref_results = compare_published(ref_results, published)
     rows = [to_row(r, stamp) for r in results + ref_results]
     if config.leaderboard is not None:
-        merge_leaderboard(config.leaderboard, rows)
         record = {
             "run_id": run_id,
             **{k: str(v) if isinstance(v, Path) else v for k, v in asdict(config).items()},
             "embedder_settings": embedder.settings,
             "created": stamp.created,
         }
-        append_run_record(config.leaderboard.with_suffix(".runs.jsonl"), record)
+        save_results(config.leaderboard, rows, record)
     return rows

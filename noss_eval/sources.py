@@ -3,6 +3,7 @@ dataset. Either way the result is a `Dataset`: validated clips plus a stream of 
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -27,6 +28,18 @@ class Dataset:
     stream: AudioStream  # (clips wanted, sample rate) -> (clip, waveform or the error) in order
     source: str
     cache_namespace: str
+
+    def fingerprint(self) -> str:
+        """A hash of the clips (ids, splits, labels, segment, file sizes): another copy of the
+        data, or another split of it, gets another fingerprint."""
+        digest = hashlib.sha256()
+        for c in sorted(self.clips, key=lambda c: c.clip_id):
+            try:
+                size = c.path.stat().st_size
+            except OSError:
+                size = -1
+            digest.update(f"{c.clip_id}\t{c.split}\t{c.label}\t{c.start}\t{size}\n".encode())
+        return digest.hexdigest()[:16]
 
 
 def decode(clip: Clip, rate: int) -> Decoded:

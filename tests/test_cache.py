@@ -27,7 +27,7 @@ def test_second_run_hits_the_cache_for_every_clip(tmp_path, crema):
     assert (first.computed, first.cache_hits) == (len(crema), 0)
     assert (second.computed, second.cache_hits) == (0, len(crema))
     np.testing.assert_array_equal(first.embeddings, second.embeddings)
-    assert not list((tmp_path / "cache").rglob(".tmp-*"))
+    assert not list((tmp_path / "cache").rglob(".*.tmp"))
 
 
 def test_changed_audio_is_recomputed(tmp_path, crema):

@@ -51,6 +51,9 @@ def test_demo_runs_everything_and_says_it_is_synthetic(tmp_path):
     }
     assert all(r["data_source"] == "synthetic-demo" and r["embedder"] == "dsp" for r in rows)
     assert all(float(r["accuracy"]) > 80 for r in rows)
+    # deltas against published TRILL numbers mean nothing on generated tones
+    assert all(r["delta"] == "" and r["reference"] == "" for r in rows)
+    assert "delta vs TRILL: not applicable to synthetic data" in result.stdout
 
 
 @pytest.fixture
@@ -125,3 +128,16 @@ def test_unreadable_clip_counted_or_fatal_with_strict(tmp_path, data, capsys):
     assert {r["failed_clips"] for r in csv.DictReader(board.open())} == {"1"}
     assert main([*base, "--strict"]) == 2
     assert "1001_DFA_ANG_XX.wav: cannot decode audio" in capsys.readouterr().err
+
+
+def test_published_frill_reference(tmp_path, data):
+    board = tmp_path / "b.csv"
+    args = ["--embedder", "dsp", "--data-dir", str(data), "--cache-dir", str(tmp_path / "c")]
+    assert main([*args, "--leaderboard", str(board), "--reference", "frill-published"]) == 0
+    rows = list(csv.DictReader(board.open()))
+    assert {r["reference"] for r in rows} == {"frill-published"}
+    assert {r["reference_score"] for r in rows} == {"70.9"}  # FRILL's CREMA-D
+    for r in rows:
+        assert float(r["delta"]) == pytest.approx(float(r["headline_score"]) - 70.9, abs=1e-3)
+    assert main([*args, "--leaderboard", str(board)]) == 0  # default: TRILL's published table
+    assert {r["reference_score"] for r in csv.DictReader(board.open())} == {"65.9"}

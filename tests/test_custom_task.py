@@ -2,6 +2,7 @@
 
 import csv
 
+import numpy as np
 import pytest
 
 from noss_eval.cli import main
@@ -96,6 +97,7 @@ def test_fold_column_means_cross_validation(tmp_path):
         ("name: [unclosed\n", "--task-file"),
         ("name: x\ncsv: missing.csv\n", "missing.csv: missing"),
         ("name: x\ncsv: labels.csv\ncolumns: {path: file, label: nope}\n", "no column .nope."),
+        ("name: x\ncsv: labels.csv\nheadline: f1\n", "headline 'f1' is not one of accuracy"),
     ],
 )
 def test_bad_task_files_are_one_line_errors(tmp_path, text, message):
@@ -103,3 +105,40 @@ def test_bad_task_files_are_one_line_errors(tmp_path, text, message):
     (tmp_path / "t.yaml").write_text(text)
     with pytest.raises(NossError, match=message):
         load_task_file(tmp_path / "t.yaml")
+
+
+def _speakers_folder(root, n_speakers):
+    rows = ["file,word,talker"]
+    for s in range(n_speakers):
+        for k, word in enumerate(("yes", "no")):
+            rel = f"s{s}_{word}.wav"
+            audio = class_signal(np.random.RandomState(s), k, 2, 16000, 0.3)
+            _write(root / "audio" / rel, audio, 16000)
+            rows.append(f"{rel},{word},spk{s}")
+    (root / "labels.csv").write_text("\n".join(rows) + "\n")
+    (root / "t.yaml").write_text(
+        "name: yn\naudio_dir: audio\ncsv: labels.csv\n"
+        "columns: {path: file, label: word, speaker: talker}\nlabels: [yes, no]\n"
+    )
+
+
+@pytest.mark.parametrize("n_speakers", [3, 5, 6, 10])
+def test_few_speakers_still_fill_every_split(tmp_path, n_speakers):
+    """TFDS' 70/10/20 leaves validation empty for 3, 5, 6 and 10 speakers (float boundaries);
+    a custom task gets at least one speaker per split instead."""
+    _speakers_folder(tmp_path, n_speakers)
+    task = load_task_file(tmp_path / "t.yaml")
+    clips = task.read(task.root)
+    validate_clips(task, clips)
+    per_split = {
+        s: {c.speaker for c in clips if c.split == s} for s in ("train", "validation", "test")
+    }
+    assert all(per_split.values()) and sum(map(len, per_split.values())) == n_speakers
+    assert task.labels == ("yes", "no")  # YAML 1.1 would read these as booleans
+
+
+def test_too_few_speakers_is_a_clear_error(tmp_path):
+    _speakers_folder(tmp_path, 2)
+    task = load_task_file(tmp_path / "t.yaml")
+    with pytest.raises(NossError, match="2 speakers cannot fill 3 splits.*add speakers or a split"):
+        task.read(task.root)

@@ -73,4 +73,4 @@ def test_wheel_installs_and_runs_the_demo(tmp_path):
         timeout=600,
     )
     assert demo.returncode == 0, demo.stderr
-    assert len(list(csv.DictReader((tmp_path / "noss-eval-demo.csv").open()))) == 16
+    assert len(list(csv.DictReader((tmp_path / "noss-eval-demo.csv").open()))) == 8 * 3
