@@ -163,6 +163,14 @@ def build_parser() -> argparse.ArgumentParser:
     speed.add_argument(
         "--cache-dir", type=Path, metavar="DIR", help="embedding cache (default ~/.cache/noss-eval)"
     )
+    speed.add_argument(
+        "--flush-seconds",
+        type=float,
+        default=30.0,
+        metavar="S",
+        help="save new embeddings to the cache at least this often (default 30): the most work "
+        "a crash or kill -9 can lose; Ctrl-C and SIGTERM save everything",
+    )
 
     out = p.add_argument_group("output")
     out.add_argument(
@@ -375,6 +383,7 @@ def _config(args: argparse.Namespace, embedder: str, data_dir: Path | None, **ov
         reference_options=parse_options(args.reference_option),
         seed=args.seed,
         strict=args.strict,
+        flush_seconds=args.flush_seconds,
         progress=not args.no_progress and sys.stderr.isatty(),
         **overrides,
     )

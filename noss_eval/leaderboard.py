@@ -131,7 +131,7 @@ def read_leaderboard(path: Path) -> list[dict[str, str]]:
     if not path.exists():
         return []
     if not path.is_file():
-        raise NossError(f"--leaderboard: {path} is not a file; give a .csv path")
+        raise NossError(f"--leaderboard: {path} is a folder, not a file; give a file path")
     try:
         with open(path, newline="", encoding="utf-8-sig") as fh:
             reader = csv.DictReader(fh)
@@ -161,8 +161,10 @@ def check_writable(path: Path, option: str = "--leaderboard") -> None:
         folder = folder.parent
     if not folder.is_dir() or not os.access(folder, os.W_OK | os.X_OK):
         raise NossError(f"{option}: cannot write {path} ({folder} is not a writable folder)")
-    if path.exists() and (path.is_dir() or not os.access(path, os.R_OK)):
-        raise NossError(f"{option}: {path} is not a readable file; give another path")
+    if path.is_dir():
+        raise NossError(f"{option}: {path} is a folder, not a file; give a file path")
+    if path.exists() and not os.access(path, os.R_OK):
+        raise NossError(f"{option}: {path} is not readable; give another path")
 
 
 def preflight(path: Path) -> None:
@@ -192,7 +194,7 @@ def _merge(path: Path, rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
         row.update(
             {
                 k: v
-                for k, v in carried.get(row["embedder_sha256"], {}).items()
+                for k, v in carried.get(row.get("embedder_sha256", ""), {}).items()
                 if row.get(k) in (None, "")
             }
         )
@@ -209,7 +211,7 @@ def _model_columns(rows: list[dict[str, str]]) -> dict[str, dict[str, str]]:
     for r in rows:
         values = {k: r[k] for k in MODEL_COLUMNS if r.get(k)}
         if values:
-            out.setdefault(r["embedder_sha256"], {}).update(values)
+            out.setdefault(r.get("embedder_sha256", ""), {}).update(values)
     return out
 
 

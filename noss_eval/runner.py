@@ -53,6 +53,7 @@ class RunConfig:
     source: str = "layout"
     tfds_data_dir: Path | None = None
     data_label: str = ""  # recorded in the data_source column; defaults to the source
+    flush_seconds: float = 30.0  # the most extraction work `kill -9` can lose
 
 
 def select_tasks(
@@ -101,6 +102,7 @@ def score_task(
         stream=data.stream,
         strict=config.strict,
         progress=config.progress,
+        flush_seconds=config.flush_seconds,
     )
     log.info(
         "%s [%s]: %d clips (%s); cache hits %d, computed %d, unreadable %d",

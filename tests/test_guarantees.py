@@ -1,0 +1,328 @@
+"""The promises of the README's "Guarantees": outputs checked before the run, nothing computed is
+lost (Ctrl-C, SIGTERM, kill -9, a failed write), concurrent runs keep every row, modes kept."""
+
+import csv
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+from testlib import yamnet_args
+
+from noss_eval import synthetic
+from noss_eval.cache import EmbeddingCache
+from noss_eval.cli import main
+from noss_eval.embedders.dsp import DspEmbedder
+from noss_eval.errors import ResultsNotSaved
+from noss_eval.extract import extract
+from noss_eval.leaderboard import save_results
+from noss_eval.sources import file_stream
+from noss_eval.tasks import BUILTIN_TASKS
+
+
+@pytest.fixture
+def data(tmp_path):
+    synthetic.write_crema_d(tmp_path / "data" / "crema_d")
+    return tmp_path / "data"
+
+
+def run_args(tmp_path, data, board):
+    return [
+        "--embedder",
+        "dsp",
+        "--data-dir",
+        str(data),
+        "--tasks",
+        "crema_d",
+        "--cache-dir",
+        str(tmp_path / "cache"),
+        "--leaderboard",
+        str(board),
+        "--no-progress",
+    ]
+
+
+def _surplus(board):
+    board.write_text("embedder,embedder_fingerprint,task,probe,protocol\nm,f,t,p,x,EXTRA\n")
+
+
+def _directory(board):
+    board.mkdir()
+
+
+def _binary(board):
+    board.write_bytes(bytes(range(256)) * 4)
+
+
+def _foreign(board):
+    board.write_text("a,b\n1,2\n")
+
+
+@pytest.mark.parametrize(
+    "damage, message",
+    [
+        (_surplus, r"b\.csv:2: the row does not have the header's 5 fields"),
+        (_directory, "is a folder, not a file"),
+        (_binary, "cannot read|not a noss-eval leaderboard"),
+        (_foreign, "not a noss-eval leaderboard CSV"),
+    ],
+)
+def test_bad_leaderboard_is_refused_before_any_embedding(tmp_path, data, capsys, damage, message):
+    board = tmp_path / "b.csv"
+    damage(board)
+    assert main(run_args(tmp_path, data, board)) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and re.search(message, err[0]), err
+    assert not (tmp_path / "cache").exists()  # nothing was computed
+
+
+def test_unwritable_leaderboard_folder_is_refused_before_any_embedding(tmp_path, data, capsys):
+    (tmp_path / "file").write_text("x")
+    assert main(run_args(tmp_path, data, tmp_path / "file" / "b.csv")) == 2
+    assert "is not a writable folder" in capsys.readouterr().err
+    assert not (tmp_path / "cache").exists()
+
+
+def test_failed_write_at_the_end_keeps_the_rows(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "file").write_text("x")
+    rows = [
+        {
+            "embedder": "m",
+            "embedder_fingerprint": "f",
+            "task": "t",
+            "probe": "lda",
+            "protocol": "noss-eval",
+            "headline_score": 71.5,
+        }
+    ]
+    with pytest.raises(ResultsNotSaved, match="rows are in .*noss-eval-rows-r1.csv") as err:
+        save_results(tmp_path / "file" / "b.csv", rows, {"run_id": "r1"})
+    fallback = tmp_path / "noss-eval-rows-r1.csv"
+    assert [r["headline_score"] for r in csv.DictReader(fallback.open())] == ["71.5"]
+    assert err.value.rows == rows
+
+
+def test_results_not_saved_still_prints_the_table(tmp_path, data, capsys, monkeypatch):
+    """The leaderboard's folder vanishes while the run works (checked fine before it): the
+    table is printed, the rows land in a fallback file named in the one-line error."""
+    monkeypatch.chdir(tmp_path)
+    out = tmp_path / "out"
+    out.mkdir()
+    args = [*run_args(tmp_path, data, out / "b.csv"), "--flush-seconds", "0"]
+
+    def sabotage():
+        while not (tmp_path / "cache").exists():
+            time.sleep(0.005)
+        shutil.rmtree(out)
+        out.write_text("not a folder any more")
+
+    thread = threading.Thread(target=sabotage)
+    thread.start()
+    assert main(args) == 2
+    thread.join()
+    stdout, err = capsys.readouterr()
+    assert "crema_d" in stdout and "logistic" in stdout  # the table
+    error = [line for line in err.splitlines() if line.startswith("noss-eval: error")]
+    assert len(error) == 1 and "rows are in" in error[0]
+    fallback = next(tmp_path.glob("noss-eval-rows-*.csv"))
+    assert {r["task"] for r in csv.DictReader(fallback.open())} == {"crema_d"}
+
+
+def crema(tmp_path):
+    synthetic.write_crema_d(tmp_path / "crema_d")
+    return BUILTIN_TASKS["crema_d"].read(tmp_path / "crema_d")
+
+
+def interrupted_after(k: int):
+    def stream(clips, rate) -> Iterator:
+        for i, item in enumerate(file_stream(clips, rate)):
+            if i == k:
+                raise KeyboardInterrupt
+            yield item
+
+    return stream
+
+
+def test_interrupt_saves_every_computed_vector(tmp_path, caplog):
+    clips = crema(tmp_path)
+    cache = EmbeddingCache(tmp_path / "cache")
+    with pytest.raises(KeyboardInterrupt):
+        extract(
+            DspEmbedder(), "crema_d", clips, cache, stream=interrupted_after(50), progress=False
+        )
+    assert "the 50 vectors computed so far are saved" in caplog.text
+    resumed = extract(DspEmbedder(), "crema_d", clips, cache, progress=False)
+    assert (resumed.cache_hits, resumed.computed) == (50, len(clips) - 50)
+    fresh = extract(
+        DspEmbedder(), "crema_d", clips, EmbeddingCache(tmp_path / "c2"), progress=False
+    )
+    np.testing.assert_array_equal(resumed.embeddings, fresh.embeddings)
+
+
+def _part_files(root: Path) -> int:
+    return len(list(root.rglob("*.part-*.npz")))
+
+
+def _all_vectors(root: Path) -> int:
+    """Vectors in every cache entry under `root`, main files and parts together."""
+    cache = EmbeddingCache(root)
+    entries = {
+        p.with_name(p.name.split(".part-")[0].removesuffix(".npz") + ".npz")
+        for p in root.rglob("*.npz")
+        if "quarantine" not in p.parts
+    }
+    return sum(len(cache.load(e)) for e in entries)
+
+
+def _vectors_on_disk(root: Path) -> int:
+    """Vectors in the part files written so far (the main entry is written at the end)."""
+    return sum(len(np.load(p)["ids"]) for p in root.rglob("*.part-*.npz"))
+
+
+@pytest.mark.parametrize("flush_seconds, at_least", [(0.1, 50), (1000.0, 0)])
+def test_time_based_flush_bounds_what_kill_9_loses(tmp_path, flush_seconds, at_least):
+    """0.02 s a clip: with a 0.1 s interval the cache on disk lags at most a few clips behind,
+    without it nothing reaches disk before 1,000 clips (what kill -9 would lose)."""
+    clips = crema(tmp_path)
+    seen = {}
+
+    def slow(wanted, rate):
+        for i, item in enumerate(file_stream(wanted, rate)):
+            if i == 60:
+                seen["on_disk"] = _vectors_on_disk(tmp_path / "cache")
+                raise KeyboardInterrupt
+            time.sleep(0.02)
+            yield item
+
+    with pytest.raises(KeyboardInterrupt):
+        extract(
+            DspEmbedder(),
+            "crema_d",
+            clips,
+            EmbeddingCache(tmp_path / "cache"),
+            stream=slow,
+            progress=False,
+            flush_seconds=flush_seconds,
+        )
+    assert seen["on_disk"] >= at_least
+    if at_least == 0:
+        assert seen["on_disk"] == 0
+
+
+@pytest.mark.slow
+def test_kill_9_at_random_points_then_resume_gives_the_uninterrupted_result(tmp_path):
+    """Hundreds of clips through the real YAMNet model, SIGKILL at seeded random moments (no
+    handler runs), resume each time: every kill keeps the vectors of all but the last flush
+    interval, and the final CSV and vectors equal an uninterrupted run's."""
+    synthetic.write_crema_d(tmp_path / "data" / "crema_d", n_actors=40)  # 480 clips
+    data = tmp_path / "data"
+
+    def args(root, flush):
+        return [
+            *yamnet_args(),
+            "--data-dir",
+            str(data),
+            "--tasks",
+            "crema_d",
+            "--cache-dir",
+            str(root / "cache"),
+            "--leaderboard",
+            str(root / "b.csv"),
+            "--no-progress",
+            "-q",
+            "--flush-seconds",
+            str(flush),
+        ]
+
+    reference = tmp_path / "ref"
+    assert main(args(reference, 30)) == 0
+    resumed = tmp_path / "resumed"
+    on_disk = []
+    for target in np.random.RandomState(0).randint(1, 4, size=3):
+        # kill once `target` more flushes have landed: a point inside extraction, by progress
+        start = _part_files(resumed / "cache")
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "noss_eval", *args(resumed, 0.05)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        while proc.poll() is None and _part_files(resumed / "cache") < start + target:
+            time.sleep(0.002)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=120)
+        on_disk.append(_all_vectors(resumed / "cache"))
+    assert on_disk == sorted(on_disk) and on_disk[0] > 0  # each kill kept the earlier work
+    assert main(args(resumed, 0.05)) == 0
+    volatile = {"run_id", "created"}
+
+    def stable(path):
+        return [
+            {k: v for k, v in r.items() if k not in volatile} for r in csv.DictReader(path.open())
+        ]
+
+    assert stable(resumed / "b.csv") == stable(reference / "b.csv")
+    theirs, ours = EmbeddingCache(reference / "cache"), EmbeddingCache(resumed / "cache")
+    entries = list((reference / "cache").rglob("*.npz"))
+    assert entries
+    for entry in entries:
+        a = theirs.load(entry)
+        b = ours.load(resumed / "cache" / entry.relative_to(reference / "cache"))
+        assert a.keys() == b.keys()
+        for k in a:
+            np.testing.assert_allclose(a[k], b[k], atol=1e-6)
+
+
+def test_four_processes_merging_forty_times_keep_every_row(tmp_path):
+    board = tmp_path / "board.csv"
+    script = (
+        "import sys\n"
+        "from pathlib import Path\n"
+        "from noss_eval.leaderboard import save_results\n"
+        "p = sys.argv[1]\n"
+        "for i in range(40):\n"
+        "    row = {'embedder': f'm{p}', 'embedder_fingerprint': 'f', 'task': f't{i}',\n"
+        "           'probe': 'lda', 'protocol': 'noss-eval', 'seed': 0}\n"
+        "    save_results(Path(sys.argv[2]), [row], {'run_id': f'{p}-{i}'})\n"
+    )
+    procs = [subprocess.Popen([sys.executable, "-c", script, str(p), str(board)]) for p in range(4)]
+    assert all(proc.wait(timeout=300) == 0 for proc in procs)
+    rows = list(csv.DictReader(board.open()))
+    assert len(rows) == 160 and len({(r["embedder"], r["task"]) for r in rows}) == 160
+    assert len((tmp_path / "board.runs.jsonl").read_text().splitlines()) == 160
+
+
+def test_merges_keep_the_file_mode_and_new_files_follow_the_umask(tmp_path, data):
+    board = tmp_path / "b.csv"
+    old = os.umask(0o022)
+    try:
+        assert main(run_args(tmp_path, data, board)) == 0
+        assert board.stat().st_mode & 0o777 == 0o644
+        assert {p.stat().st_mode & 0o777 for p in (tmp_path / "cache").rglob("*.npz")} == {0o644}
+        board.chmod(0o664)
+        assert main(run_args(tmp_path, data, board)) == 0
+        assert board.stat().st_mode & 0o777 == 0o664
+    finally:
+        os.umask(old)
+
+
+def test_another_seed_or_data_copy_adds_rows_instead_of_replacing(tmp_path, data):
+    board = tmp_path / "b.csv"
+    args = run_args(tmp_path, data, board)
+    assert main(args) == 0 and main(args) == 0
+    assert len(list(csv.DictReader(board.open()))) == 3  # same run again: replaced
+    assert main([*args, "--seed", "1"]) == 0
+    assert len(list(csv.DictReader(board.open()))) == 6
+    other = tmp_path / "copy"
+    synthetic.write_crema_d(other / "crema_d", n_actors=11)
+    assert main([*run_args(tmp_path, other, board)]) == 0
+    rows = list(csv.DictReader(board.open()))
+    assert len(rows) == 9 and len({r["data_fingerprint"] for r in rows}) == 2
