@@ -18,6 +18,7 @@ class DspEmbedder:
     def __init__(self, name: str = "dsp", threads: int | None = None) -> None:
         self.name = name
         self.sample_rate = NOSS_LOGMEL.sample_rate
+        self.calling_convention = "no model: mean and std of the NOSS log-mel and its deltas"
         self.settings: dict[str, Any] = {"kind": "dsp", "features": "logmel64-mean-std-delta-v1"}
         blob = json.dumps({**self.settings, "logmel": repr(NOSS_LOGMEL)}, sort_keys=True)
         self.model_sha256 = hashlib.sha256(blob.encode()).hexdigest()

@@ -19,7 +19,11 @@ from noss_eval.embedder import is_hub_handle, sha256_tree
 from noss_eval.errors import NossError
 from noss_eval.frontend import LOGMEL_VERSION, log_mel_windows
 
-CALLS = ("samples_and_rate", "batched_samples", "logmel_windows")
+CALLS = {
+    "samples_and_rate": "model(samples=[n], sample_rate=rate)[output] (TRILL)",
+    "batched_samples": "model([1, n])[output] (FRILL, TRILLsson)",
+    "logmel_windows": "model(NOSS log-mel [F, 96, 64, 1])[output] (FRILL-nofrontend)",
+}
 
 
 def resolve_location(location: str) -> Path:
@@ -53,6 +57,7 @@ class SavedModelEmbedder:
         if call not in CALLS:
             raise NossError(f"--embedder-option call: '{call}' is not one of {', '.join(CALLS)}")
         self.location = location
+        self.calling_convention = CALLS[call].replace("[output]", f"['{output}']")
         self.directory = resolve_location(location)
         self.name = name or (
             location.rstrip("/").split("/")[-1] if is_hub_handle(location) else self.directory.name

@@ -9,6 +9,7 @@ not an output (an intermediate tensor) is read with `experimental_preserve_all_t
 
 from __future__ import annotations
 
+import logging
 import os
 import warnings
 from collections.abc import Iterator
@@ -20,6 +21,8 @@ import numpy as np
 from noss_eval.embedder import sha256_file
 from noss_eval.errors import NossError
 from noss_eval.frontend import LOGMEL_VERSION, log_mel_windows
+
+log = logging.getLogger(__name__)
 
 
 class TFLiteEmbedder:
@@ -58,7 +61,20 @@ class TFLiteEmbedder:
             "min_seconds": min_seconds,
         }
         self._interpreter, self._output = _open(self.path, output, threads)
-        self._input = self._interpreter.get_input_details()[0]
+        inputs = self._interpreter.get_input_details()
+        self.calling_convention = check_signature(self.path, inputs, self._output, frontend, hop)
+        outputs = self._interpreter.get_output_details()
+        if output == 0 and len(outputs) > 1:
+            log.warning(
+                "%s: %d outputs, using output 0 '%s' %s (YAMNet-like models put class scores "
+                "there); choose with --embedder-option output=NAME|INDEX",
+                self.path.name,
+                len(outputs),
+                self._output["name"],
+                _shape(self._output),
+            )
+        self.settings["output_tensor"] = self._output["name"]
+        self._input = inputs[0]
         self._shape = tuple(int(d) for d in self._input["shape_signature"])
         self._hop, self._gain, self._frontend = hop, input_gain, frontend
         self._min_samples = int(round(min_seconds * self.sample_rate))
@@ -164,6 +180,49 @@ def _open(path: Path, output: int | str, threads: int | None) -> tuple[Any, dict
     if output not in tensors:
         raise NossError(f"--embedder-option output: {path} has no tensor named '{output}'")
     return it, tensors[output]
+
+
+def _shape(detail: dict) -> list[int]:
+    return [int(d) for d in detail.get("shape_signature", detail["shape"])]
+
+
+def check_signature(
+    path: Path, inputs: list[dict], output: dict, frontend: str | None, hop: float
+) -> str:
+    """How noss-eval will feed the model, or a one-line refusal naming the tensor it cannot feed
+    (a second input would silently never be set; other ranks would fail deep inside LiteRT)."""
+    if len(inputs) != 1:
+        extra = inputs[1]
+        raise NossError(
+            f"{path}: has {len(inputs)} inputs; noss-eval feeds one (audio or NOSS log-mel), so "
+            f"input '{extra['name']}' {_shape(extra)} would never be set"
+        )
+    name, shape = inputs[0]["name"], _shape(inputs[0])
+    if frontend:
+        if len(shape) != 4 or shape[1:] != [96, 64, 1] or shape[0] not in (1, -1):
+            raise NossError(
+                f"{path}: input '{name}' is {shape}, not NOSS log-mel windows [F, 96, 64, 1] "
+                "(frontend=noss-logmel)"
+            )
+        convention = "NOSS log-mel windows [F, 96, 64, 1]" + (
+            ", one window per call" if shape[0] == 1 else ", all windows in one call"
+        )
+    elif len(shape) != 2 or shape[0] not in (1, -1) or not (shape[1] == -1 or shape[1] > 0):
+        raise NossError(
+            f"{path}: input '{name}' is {shape}; noss-eval feeds audio as [1, samples] "
+            "(or NOSS log-mel windows [F, 96, 64, 1] with --embedder-option frontend=noss-logmel)"
+        )
+    elif shape[1] == -1:
+        convention = "whole clip as audio [1, n] (resized per clip)"
+    else:
+        convention = f"audio windows of {shape[1]} samples, hop {max(1, int(shape[1] * hop))}"
+    out_shape = _shape(output)
+    if not out_shape or out_shape[-1] == 0:
+        raise NossError(
+            f"{path}: output '{output['name']}' is {out_shape or 'a scalar'}, not [..., dim]; "
+            "pick another with --embedder-option output=NAME|INDEX"
+        )
+    return f"{convention}; output '{output['name']}' {out_shape}"
 
 
 def frame(x: np.ndarray, size: int, hop: int) -> np.ndarray:

@@ -28,6 +28,7 @@ examples:
   noss-eval --list-embedders      # presets and kinds
 
 subcommands:
+  noss-eval check MODEL [--embedder-option K=V]            # inputs, outputs, dim, finite, time
   noss-eval latency MODEL [MODEL ...] [--leaderboard CSV]   # ms per 0.96 s window, size, params
   noss-eval frontier CSV --out frontier.png                 # quality vs latency, Pareto frontier
 
@@ -273,6 +274,32 @@ def frontier_parser() -> argparse.ArgumentParser:
     return p
 
 
+def check_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="noss-eval check",
+        description="Before committing hours: load a model, show its inputs and outputs and how "
+        "noss-eval will call it, embed 2 s of generated audio (or FILE), and report the output "
+        "dimension, whether it is finite, and the time per call.",
+    )
+    p.add_argument("model", metavar="MODEL", help="anything --embedder accepts")
+    p.add_argument("--embedder-option", metavar="KEY=VALUE", action="append", default=[])
+    p.add_argument("--audio", type=Path, metavar="FILE", help="embed this file instead")
+    return p
+
+
+def run_check(args: argparse.Namespace) -> int:
+    from noss_eval.audio import load_audio
+    from noss_eval.check import check_embedder
+    from noss_eval.embedder import fingerprint, parse_options, resolve_embedder
+
+    embedder = resolve_embedder(args.model, parse_options(args.embedder_option))
+    waveform = load_audio(args.audio, embedder.sample_rate) if args.audio else None
+    report = check_embedder(embedder, waveform, str(args.audio or "generated audio"))
+    print(report.describe())
+    print(f"fingerprint: {fingerprint(embedder)[:16]}  settings: {embedder.settings}")
+    return 0
+
+
 def run_latency(args: argparse.Namespace) -> int:
     from noss_eval.embedder import parse_options
     from noss_eval.latency import format_latency, latency_columns, measure_all
@@ -303,6 +330,7 @@ def run_frontier(args: argparse.Namespace) -> int:
 
 
 SUBCOMMANDS = {
+    "check": (check_parser, run_check),
     "latency": (latency_parser, run_latency),
     "frontier": (frontier_parser, run_frontier),
 }

@@ -54,16 +54,18 @@ def extract(
     progress: bool = True,
     flush_every: int = 1000,
     flush_seconds: float = 30.0,
+    dim: int | None = None,
 ) -> Extraction:
     """Embed every clip not in the cache with `engine` (in-process by default) in one call;
     `task_name` namespaces the cache. Unreadable audio is logged and counted, or raised with
     `strict`. New vectors are flushed to the cache every `flush_every` clips or `flush_seconds`
-    (so `kill -9` loses at most that much work), and on any exception or interrupt."""
+    (so `kill -9` loses at most that much work), and on any exception or interrupt. `dim`, when
+    known, is the embedder's output dimension: cached vectors of another are quarantined."""
     engine = engine or LocalEngine(embedder)
     key = fingerprint(embedder)
     preprocessing = f"{PREPROCESSING_VERSION}|{POOLING}|{embedder.sample_rate}"
     paths = {s: cache.path(key, task_name, s, preprocessing) for s in {c.split for c in clips}}
-    stored = {s: cache.load(path) for s, path in paths.items()}
+    stored = {s: cache.load(path, dim) for s, path in paths.items()}
     keyed = [(c, cache_key(c)) for c in clips]
     todo = {c.clip_id: (c, k) for c, k in keyed if k not in stored[c.split]}
     result = Extraction(

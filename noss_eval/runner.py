@@ -13,9 +13,10 @@ from typing import Any
 
 from noss_eval import __version__
 from noss_eval.cache import EmbeddingCache
+from noss_eval.check import CheckReport, check_embedder
 from noss_eval.embedder import Embedder, fingerprint, resolve_embedder
 from noss_eval.engines import EmbedderRecipe, Engine, LocalEngine, ProcessEngine
-from noss_eval.errors import NossError
+from noss_eval.errors import AudioError, NossError
 from noss_eval.evaluate import evaluate_task
 from noss_eval.extract import extract
 from noss_eval.leaderboard import preflight, save_results, to_row
@@ -85,12 +86,30 @@ def make_engine(config: RunConfig, embedder: Embedder, recipe: EmbedderRecipe) -
     return ProcessEngine(recipe, config.workers) if config.workers > 1 else LocalEngine(embedder)
 
 
+def check_on_first_clip(embedder: Embedder, data: Dataset) -> CheckReport:
+    """The embedder on one real clip of the run, before the long work (X-ARES style)."""
+    clip, decoded = next(iter(data.stream(data.clips[:1], embedder.sample_rate)))
+    if isinstance(decoded, AudioError):
+        report = check_embedder(embedder)
+    else:
+        report = check_embedder(embedder, decoded, where=str(clip.path))
+    log.info(
+        "%s: checked on %s: %d-d output, %.1f ms per call",
+        embedder.name,
+        clip.clip_id,
+        report.dim,
+        report.milliseconds,
+    )
+    return report
+
+
 def score_task(
     data: Dataset,
     embedder: Embedder,
     recipe: EmbedderRecipe,
     config: RunConfig,
     cache: EmbeddingCache,
+    dim: int | None = None,
 ) -> list[ProbeResult]:
     task, clips = data.task, data.clips
     ex = extract(
@@ -103,6 +122,7 @@ def score_task(
         strict=config.strict,
         progress=config.progress,
         flush_seconds=config.flush_seconds,
+        dim=dim,
     )
     log.info(
         "%s [%s]: %d clips (%s); cache hits %d, computed %d, unreadable %d",
@@ -157,6 +177,7 @@ def _run(config: RunConfig, registry: Mapping[str, Task]) -> list[dict[str, Any]
         )
     if config.leaderboard is not None:
         preflight(config.leaderboard)
+    dims = {id(e): check_on_first_clip(e, datasets[0]).dim for e in (embedder, reference) if e}
     cache = EmbeddingCache(config.cache_dir)
     run_id = uuid.uuid4().hex[:12]
     stamp = RunStamp(
@@ -169,9 +190,11 @@ def _run(config: RunConfig, registry: Mapping[str, Task]) -> list[dict[str, Any]
     results: list[ProbeResult] = []
     ref_results: list[ProbeResult] = []
     for data in datasets:
-        results += score_task(data, embedder, recipe, config, cache)
+        results += score_task(data, embedder, recipe, config, cache, dims[id(embedder)])
         if reference is not None:
-            ref_results += score_task(data, reference, ref_recipe, config, cache)
+            ref_results += score_task(
+                data, reference, ref_recipe, config, cache, dims[id(reference)]
+            )
     if reference is not None:
         results = compare_measured(results, ref_results, config.seed)
     elif published is not None:
