@@ -84,6 +84,13 @@ class TFLiteEmbedder:
     def input_shape(self) -> tuple[int, ...]:
         return self._shape
 
+    @property
+    def window_seconds(self) -> float:
+        """The audio one model window covers; shorter clips are padded."""
+        if self._frontend or self._shape[-1] == -1:
+            return self._min_samples / self.sample_rate
+        return self._shape[-1] / self.sample_rate
+
     def parameter_count(self) -> int:
         """Elements of the model's constant tensors (weights, biases; shape constants too)."""
         it = self._interpreter

@@ -21,6 +21,8 @@ def read_audio(
 
     Integer PCM is scaled to [-1, 1] by libsndfile. `start`/`duration` (seconds) cut a segment.
     """
+    if not Path(path).exists():
+        raise AudioError(f"{path}: no such file")
     try:
         info = sf.info(str(path))
         first = int(round(start * info.samplerate))

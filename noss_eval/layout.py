@@ -19,8 +19,13 @@ def require(path: Path, what: str) -> Path:
 
 
 def audio_files(directory: Path) -> list[Path]:
-    """Audio files directly in `directory`, sorted."""
-    return sorted(p for p in directory.iterdir() if p.suffix.lower() in AUDIO_SUFFIXES)
+    """Audio files directly in `directory`, sorted; hidden files (macOS `._*` AppleDouble
+    companions among them) are not audio."""
+    return sorted(
+        p
+        for p in directory.iterdir()
+        if p.suffix.lower() in AUDIO_SUFFIXES and not p.name.startswith(".")
+    )
 
 
 def clip_id(root: Path, path: Path, start: float | None = None) -> str:

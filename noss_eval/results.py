@@ -65,6 +65,7 @@ class ProbeResult:
     failed_clips: int
     predictions: Predictions
     data_fingerprint: str = ""  # the task's clips (ids, splits, labels, file sizes), hashed
+    audio_warnings: str = ""  # odd inputs that may move the number (short, clipped, truncated)
     comparison: Comparison | None = None
 
     @property

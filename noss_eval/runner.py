@@ -24,11 +24,13 @@ from noss_eval.probes import PROTOCOLS
 from noss_eval.references import compare_measured, compare_published, published_reference
 from noss_eval.results import ProbeResult, RunStamp
 from noss_eval.sources import Dataset, open_dataset
+from noss_eval.survey import survey
 from noss_eval.task import Clip, Task
 from noss_eval.tasks import BUILTIN_TASKS
 from noss_eval.threads import numeric_threads
 
 log = logging.getLogger(__name__)
+NOSS_WINDOW_SECONDS = 0.975  # 96 frames of 10 ms plus the 25 ms STFT window
 DEFAULT_CACHE = Path("~/.cache/noss-eval").expanduser()
 
 
@@ -139,8 +141,10 @@ def score_task(
     results = evaluate_task(
         task, ex, config.seed, protocol, config.probe_solver, config.progress, identity
     )
+    window = getattr(embedder, "window_seconds", NOSS_WINDOW_SECONDS)
+    warnings = survey(task.name, clips, window) if data.source == "layout" else ""
     data_fingerprint = data.fingerprint()
-    return [replace(r, data_fingerprint=data_fingerprint) for r in results]
+    return [replace(r, data_fingerprint=data_fingerprint, audio_warnings=warnings) for r in results]
 
 
 def run(config: RunConfig, registry: Mapping[str, Task] = BUILTIN_TASKS) -> list[dict[str, Any]]:

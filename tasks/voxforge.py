@@ -48,7 +48,7 @@ def _read(root: Path, suffixes: tuple[str, ...]) -> list[Clip]:
     clips, skipped = [], 0
     for folder, language in found:
         speaker = archive_speaker(folder)
-        for f in sorted(p for p in folder.rglob("*") if p.is_file()):
+        for f in sorted(p for p in folder.rglob("*") if p.is_file() and p.name[0] != "."):
             if f.name.endswith(suffixes):
                 clips.append(Clip(clip_id(root, f), f, language, split_of[speaker], speaker))
             elif f.suffix.lower() == ".flac":

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import soundfile as sf
 from testlib import yamnet_args
 
 from noss_eval import synthetic
@@ -326,3 +327,29 @@ def test_another_seed_or_data_copy_adds_rows_instead_of_replacing(tmp_path, data
     assert main([*run_args(tmp_path, other, board)]) == 0
     rows = list(csv.DictReader(board.open()))
     assert len(rows) == 9 and len({r["data_fingerprint"] for r in rows}) == 2
+
+
+def test_odd_inputs_are_counted_in_the_audio_warnings_column(tmp_path, data, caplog):
+    audio = data / "crema_d" / "AudioWAV"
+    sf.write(str(audio / "1001_DFA_NEU_XX.wav"), 0.1 * np.ones(160), 16000)  # 10 ms
+    loud = 1e6 * np.sin(np.arange(16000) / 5.0)
+    sf.write(str(audio / "1002_DFA_NEU_XX.wav"), loud, 16000, subtype="FLOAT")
+    whole = (audio / "1003_DFA_NEU_XX.wav").read_bytes()
+    (audio / "1003_DFA_NEU_XX.wav").write_bytes(whole[: len(whole) // 2])
+    (audio / "._1004_DFA_NEU_XX.wav").write_bytes(b"\0\5\x16\7 AppleDouble")  # macOS companion
+    board = tmp_path / "b.csv"
+    assert main(run_args(tmp_path, data, board)) == 0
+    (warnings,) = {r["audio_warnings"] for r in csv.DictReader(board.open())}
+    assert "1 float audio beyond [-1, 1]" in warnings
+    assert "2 shorter than 0.975 s" in warnings  # the 10 ms clip and the truncated one
+    assert "1 truncated" in warnings
+    assert "crema_d: 1 clips truncated" in caplog.text
+    assert {r["failed_clips"] for r in csv.DictReader(board.open())} == {"0"}  # ._ file ignored
+
+
+def test_a_missing_file_says_no_such_file(tmp_path):
+    from noss_eval.audio import load_audio
+    from noss_eval.errors import AudioError
+
+    with pytest.raises(AudioError, match="gone.wav: no such file"):
+        load_audio(tmp_path / "gone.wav", 16000)
