@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import shutil
 import time
 import uuid
 from pathlib import Path
@@ -21,6 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from noss_eval.atomic import atomic_writer
+from noss_eval.errors import NossError
 
 log = logging.getLogger(__name__)
 QUARANTINE = "quarantine"
@@ -105,7 +107,32 @@ def quarantine(path: Path, root: Path, reason: str) -> Path | None:
 
 
 def write_npz(path: Path, entries: dict[str, np.ndarray]) -> None:
+    """Write atomically; a full disk or a read-only folder is a one-line error that leaves no
+    partial file and every existing entry intact."""
     ids = sorted(entries)
     embeddings = np.stack([entries[i] for i in ids]).astype(np.float32)
-    with atomic_writer(path, binary=True) as fh:
-        np.savez(fh, ids=np.array(ids, dtype=str), embeddings=embeddings)
+    try:
+        with atomic_writer(path, binary=True) as fh:
+            np.savez(fh, ids=np.array(ids, dtype=str), embeddings=embeddings)
+    except OSError as exc:
+        raise NossError(
+            f"--cache-dir: cannot write {path} ({exc.strerror or exc}); free some space or "
+            "give another --cache-dir (the vectors cached so far are intact)"
+        ) from None
+
+
+def check_room(root: Path, n_vectors: int, dim: int) -> None:
+    """Before the long work: the cache folder (or its nearest existing parent) is a writable
+    folder with room for `n_vectors` new vectors (twice: parts, then the consolidated entry)."""
+    folder = Path(root).expanduser()
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    if not folder.is_dir() or not os.access(folder, os.W_OK | os.X_OK):
+        raise NossError(f"--cache-dir: {folder} is not a writable folder; give another")
+    need = 2 * n_vectors * (4 * dim + 64) + (16 << 20)
+    free = shutil.disk_usage(folder).free
+    if free < need:
+        raise NossError(
+            f"--cache-dir: {folder} has {free >> 20} MB free, the run needs about {need >> 20} MB;"
+            " free some space or give another --cache-dir"
+        )

@@ -28,7 +28,17 @@ from noss_eval.splits import TFDS_SPLIT_PROBS, group_split
 from noss_eval.stats import HEADLINES
 from noss_eval.task import SPLITS, Clip, Task
 
-KEYS = {"name", "title", "audio_dir", "csv", "columns", "labels", "split_probs", "headline"}
+KEYS = {
+    "name",
+    "title",
+    "audio_dir",
+    "csv",
+    "columns",
+    "labels",
+    "split_probs",
+    "headline",
+    "allow_outside_paths",
+}
 COLUMNS = ("path", "label", "speaker", "split", "fold")
 
 
@@ -60,10 +70,18 @@ def load_task_file(path: Path) -> Task:
     )
     folds = tuple(sorted({r[columns["fold"]] for r in rows})) if has["fold"] else ()
 
+    outside_ok = str(spec.get("allow_outside_paths", "false")).lower() == "true"
+
     def read(root: Path) -> list[Clip]:
         clips = []
-        for row in rows:
+        for n, row in enumerate(rows, 2):
             rel = row[columns["path"]]
+            target = (root / rel).resolve()
+            if not outside_ok and not target.is_relative_to(root):
+                raise NossError(
+                    f"{csv_path}:{n}: path '{rel}' is outside audio_dir {root}; move the file "
+                    "or set allow_outside_paths: true in the task file"
+                )
             speaker = row[columns["speaker"]] or None if has["speaker"] else None
             split = row[columns["fold"]] if has["fold"] else row.get(columns["split"], "")
             clips.append(Clip(rel, root / rel, row[columns["label"]], split, speaker))

@@ -99,7 +99,7 @@ def extract(
     except BaseException:
         pending = sum(len(batch) for batch in fresh.values())
         for split, path in paths.items():
-            _flush(cache, path, stored[split], fresh[split])
+            _flush(cache, path, stored[split], fresh[split])  # a failure here says why itself
         log.warning(
             "%s: stopped; the %d vectors computed so far are saved in the cache (%d in the "
             "last flush) and will not be recomputed",

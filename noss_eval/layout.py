@@ -34,8 +34,14 @@ def clip_id(root: Path, path: Path, start: float | None = None) -> str:
 
 
 def read_csv(path: Path) -> list[dict[str, str]]:
-    with open(require(path, "metadata CSV"), newline="", encoding="utf-8") as fh:
-        rows = list(csv.DictReader(fh))
+    """Rows of a UTF-8 CSV (a byte-order mark is fine), keys and values stripped."""
+    try:
+        with open(require(path, "metadata CSV"), newline="", encoding="utf-8-sig") as fh:
+            rows = list(csv.DictReader(fh))
+    except UnicodeDecodeError as exc:
+        raise NossError(f"{path}: not UTF-8 text (byte {exc.start}); save it as UTF-8") from None
+    except csv.Error as exc:
+        raise NossError(f"{path}: not a readable CSV ({exc})") from None
     if not rows:
         raise NossError(f"{path}: CSV has no rows")
     return [{k.strip(): (v or "").strip() for k, v in row.items() if k} for row in rows]

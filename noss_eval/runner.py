@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from noss_eval import __version__
-from noss_eval.cache import EmbeddingCache
+from noss_eval.cache import EmbeddingCache, check_room
 from noss_eval.check import CheckReport, check_embedder
 from noss_eval.embedder import Embedder, fingerprint, resolve_embedder
 from noss_eval.engines import EmbedderRecipe, Engine, LocalEngine, ProcessEngine
@@ -182,6 +182,8 @@ def _run(config: RunConfig, registry: Mapping[str, Task]) -> list[dict[str, Any]
     if config.leaderboard is not None:
         preflight(config.leaderboard)
     dims = {id(e): check_on_first_clip(e, datasets[0]).dim for e in (embedder, reference) if e}
+    n_clips = sum(len(d.clips) for d in datasets)
+    check_room(config.cache_dir, n_clips * len(dims), max(dims.values()))
     cache = EmbeddingCache(config.cache_dir)
     run_id = uuid.uuid4().hex[:12]
     stamp = RunStamp(

@@ -84,6 +84,15 @@ def validate_clips(task: Task, clips: Sequence[Clip]) -> None:
     if missing:
         raise NossError(f"{task.name}: no clips in split(s) {', '.join(missing)}")
     assert_speaker_disjoint(task.name, clips)
+    if task.folds and len(task.folds) < 2:
+        raise NossError(f"{task.name}: cross-validation needs at least 2 folds, got {task.folds}")
+    for split in task.folds or ("train",):
+        labels = {c.label for c in clips if c.split == split}
+        if len(labels) < 2:
+            raise NossError(
+                f"{task.name}: split '{split}' holds {len(labels)} class ({', '.join(labels)}); "
+                "a probe needs at least 2"
+            )
 
 
 def assert_speaker_disjoint(task_name: str, clips: Sequence[Clip]) -> None:

@@ -142,3 +142,53 @@ def test_too_few_speakers_is_a_clear_error(tmp_path):
     task = load_task_file(tmp_path / "t.yaml")
     with pytest.raises(NossError, match="2 speakers cannot fill 3 splits.*add speakers or a split"):
         task.read(task.root)
+
+
+def test_bom_csv_is_read_and_non_utf8_is_a_one_line_error(tmp_path):
+    make_folder(tmp_path)
+    csv_path = tmp_path / "labels.csv"
+    csv_path.write_bytes(b"\xef\xbb\xbf" + csv_path.read_bytes())  # Excel's UTF-8 with BOM
+    (tmp_path / "t.yaml").write_text(SPEC)
+    task = load_task_file(tmp_path / "t.yaml")
+    assert len(task.read(task.root)) == 30
+    csv_path.write_bytes(csv_path.read_bytes().replace(b"alpha", "\u00e4lpha".encode("latin-1")))
+    with pytest.raises(NossError, match="labels.csv: not UTF-8 text"):
+        load_task_file(tmp_path / "t.yaml")
+    (tmp_path / "t.yaml").write_bytes("name: x\ncsv: labels.csv\ntitle: \u00e9\n".encode("latin-1"))
+    with pytest.raises(NossError, match="--task-file"):
+        load_task_file(tmp_path / "t.yaml")
+
+
+def test_paths_outside_audio_dir_are_refused_unless_allowed(tmp_path):
+    make_folder(tmp_path)
+    path = tmp_path / "labels.csv"
+    path.write_text(path.read_text().replace("clips/spk0_alpha.wav", "../labels.csv", 1))
+    (tmp_path / "t.yaml").write_text(SPEC)
+    task = load_task_file(tmp_path / "t.yaml")
+    with pytest.raises(NossError, match=r"labels.csv:2: path '\.\./labels.csv' is outside"):
+        task.read(task.root)
+    (tmp_path / "t.yaml").write_text(SPEC + "allow_outside_paths: true\n")
+    task = load_task_file(tmp_path / "t.yaml")
+    assert any(c.clip_id == "../labels.csv" for c in task.read(task.root))
+
+
+@pytest.mark.parametrize(
+    "extra, message",
+    [
+        (lambda s, spk: {"fold": "only"}, "at least 2 folds"),
+        (lambda s, spk: {"split": ("train", "validation", "test")[s % 3]}, None),
+    ],
+)
+def test_one_fold_or_one_class_is_a_one_line_error(tmp_path, extra, message):
+    make_folder(tmp_path, extra)
+    (tmp_path / "t.yaml").write_text(SPEC)
+    task = load_task_file(tmp_path / "t.yaml")
+    clips = task.read(task.root)
+    if message is None:  # one class left in train
+        clips = [
+            c if c.split != "train" else type(c)(c.clip_id, c.path, "alpha", "train", c.speaker)
+            for c in clips
+        ]
+        message = "split 'train' holds 1 class"
+    with pytest.raises(NossError, match=message):
+        validate_clips(task, clips)

@@ -353,3 +353,55 @@ def test_a_missing_file_says_no_such_file(tmp_path):
 
     with pytest.raises(AudioError, match="gone.wav: no such file"):
         load_audio(tmp_path / "gone.wav", 16000)
+
+
+def test_cache_folder_is_checked_for_room_and_writability_before_the_run(tmp_path, data, capsys):
+    from noss_eval.cache import check_room
+    from noss_eval.errors import NossError
+
+    check_room(tmp_path / "new" / "cache", 1000, 1024)  # fine: nearest parent is writable
+    with pytest.raises(NossError, match="MB free, the run needs about"):
+        check_room(tmp_path, 10**12, 2048)
+    (tmp_path / "file").write_text("x")
+    args = [
+        a if a != str(tmp_path / "cache") else str(tmp_path / "file" / "c")
+        for a in run_args(tmp_path, data, tmp_path / "b.csv")
+    ]
+    assert main(args) == 2
+    assert "is not a writable folder" in capsys.readouterr().err
+    assert not (tmp_path / "b.csv").exists()
+
+
+@pytest.fixture
+def tiny_disk(tmp_path):
+    """A real 256 KiB filesystem (tmpfs; needs root, as CI runs)."""
+    mount = tmp_path / "disk"
+    mount.mkdir()
+    done = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", str(mount)], capture_output=True
+    )
+    if done.returncode:
+        if os.environ.get("CI"):
+            pytest.fail(f"cannot mount a tmpfs in CI: {done.stderr!r}")
+        pytest.skip("mounting a tmpfs needs root")
+    yield mount
+    subprocess.run(["umount", str(mount)], check=False)
+
+
+def test_full_disk_is_one_line_and_damages_nothing(tmp_path, tiny_disk):
+    from noss_eval.errors import NossError
+
+    clips = crema(tmp_path)
+    cache = EmbeddingCache(tiny_disk / "cache")
+    train = [c for c in clips if c.split == "train"][:20]
+    before = extract(DspEmbedder(), "crema_d", train, cache, progress=False)
+    (tiny_disk / "filler").write_bytes(
+        b"\0" * (os.statvfs(tiny_disk).f_bavail * os.statvfs(tiny_disk).f_frsize - 2048)
+    )
+    with pytest.raises(NossError, match="--cache-dir: cannot write .*No space left"):
+        extract(DspEmbedder(), "crema_d", clips, cache, progress=False)
+    assert not [p for p in (tiny_disk / "cache").rglob("*") if p.name.endswith(".tmp")]
+    (tiny_disk / "filler").unlink()
+    again = extract(DspEmbedder(), "crema_d", train, cache, progress=False)
+    assert again.computed == 0
+    np.testing.assert_array_equal(again.embeddings, before.embeddings)
