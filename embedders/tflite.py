@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 import warnings
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -141,7 +143,8 @@ class TFLiteEmbedder:
                 it.resize_tensor_input(detail["index"], list(batch.shape), strict=True)
                 self._allocated = False
             if not self._allocated:
-                it.allocate_tensors()
+                with _silenced_stderr():  # LiteRT prints an INFO line for its CPU delegate
+                    it.allocate_tensors()
                 self._input = detail = it.get_input_details()[0]
                 self._allocated = True
             it.set_tensor(detail["index"], quantize(batch, detail))
@@ -187,6 +190,20 @@ def _open(path: Path, output: int | str, threads: int | None) -> tuple[Any, dict
     if output not in tensors:
         raise NossError(f"--embedder-option output: {path} has no tensor named '{output}'")
     return it, tensors[output]
+
+
+@contextmanager
+def _silenced_stderr() -> Iterator[None]:
+    """File descriptor 2 to /dev/null for the block (C++ logging bypasses Python's streams)."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "w") as null:
+            os.dup2(null.fileno(), 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
 
 
 def _shape(detail: dict) -> list[int]:

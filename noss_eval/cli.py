@@ -181,9 +181,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="merge result rows into this CSV (one row per embedder x task x probe "
         "x protocol); the run's configuration goes to CSV-stem.runs.jsonl",
     )
-    out.add_argument("--no-progress", action="store_true", help="hide progress bars")
     out.add_argument(
-        "-q", "--quiet", action="store_true", help="only warnings and the result table"
+        "--no-progress",
+        action="store_true",
+        help="no progress (a bar on a terminal, else a line every 30 s with rate and ETA)",
+    )
+    out.add_argument(
+        "-q", "--quiet", action="store_true", help="only warnings, errors and the result table"
     )
     out.add_argument(
         "--list-tasks",
@@ -412,7 +416,7 @@ def _config(args: argparse.Namespace, embedder: str, data_dir: Path | None, **ov
         seed=args.seed,
         strict=args.strict,
         flush_seconds=args.flush_seconds,
-        progress=not args.no_progress and sys.stderr.isatty(),
+        progress=not args.no_progress and not args.quiet,
         **overrides,
     )
 

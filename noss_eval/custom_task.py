@@ -76,6 +76,8 @@ def load_task_file(path: Path) -> Task:
         clips = []
         for n, row in enumerate(rows, 2):
             rel = row[columns["path"]]
+            if not rel or "\0" in rel:
+                raise NossError(f"{csv_path}:{n}: '{rel}' is not a file path")
             target = (root / rel).resolve()
             if not outside_ok and not target.is_relative_to(root):
                 raise NossError(

@@ -17,7 +17,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from tqdm.auto import tqdm
 
 from noss_eval.extract import Extraction
 from noss_eval.probes import (
@@ -32,6 +31,7 @@ from noss_eval.probes import (
     fit,
     score,
 )
+from noss_eval.progress import Meter
 from noss_eval.results import Predictions, ProbeResult
 from noss_eval.stats import Outcomes, bootstrap_interval
 from noss_eval.task import Task
@@ -87,7 +87,7 @@ class _Fits:
 
     def __init__(self, seed: int, total: int, progress: bool, desc: str) -> None:
         self.seed, self._models = seed, {}
-        self.bar = tqdm(total=total, desc=desc, unit="fit", disable=not progress, leave=False)
+        self.bar = Meter(total, desc, "fit", progress)
 
     def score(self, cfg: ProbeConfig, train: Part, evaluate: Part, keep: bool = False) -> Scored:
         key = (cfg, id(train))

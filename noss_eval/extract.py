@@ -8,13 +8,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
-from tqdm.auto import tqdm
 
 from noss_eval.audio import PREPROCESSING_VERSION
 from noss_eval.cache import EmbeddingCache
 from noss_eval.embedder import Embedder, fingerprint
 from noss_eval.engines import Engine, LocalEngine
 from noss_eval.errors import AudioError, NossError
+from noss_eval.progress import track
 from noss_eval.sources import AudioStream, file_stream
 from noss_eval.task import Clip
 
@@ -75,14 +75,7 @@ def extract(
     last_flush = time.monotonic()
     try:
         results = engine.run([c for c, _ in todo.values()], stream)
-        for clip, vector in tqdm(
-            results,
-            total=len(todo),
-            desc=task_name,
-            unit="clip",
-            disable=not progress or not todo,
-            leave=False,
-        ):
+        for clip, vector in track(results, len(todo), task_name, "clip", progress):
             if isinstance(vector, AudioError):
                 if strict:
                     raise vector

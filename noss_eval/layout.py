@@ -33,6 +33,16 @@ def clip_id(root: Path, path: Path, start: float | None = None) -> str:
     return rel if start is None else f"{rel}@{start:.3f}"
 
 
+def read_text(path: Path, what: str) -> str:
+    """A UTF-8 text file (a byte-order mark is fine), or a one-line error naming it."""
+    try:
+        return require(path, what).read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise NossError(f"{path}: not UTF-8 text (byte {exc.start}); save it as UTF-8") from None
+    except OSError as exc:
+        raise NossError(f"{path}: cannot read ({exc.strerror or exc})") from None
+
+
 def read_csv(path: Path) -> list[dict[str, str]]:
     """Rows of a UTF-8 CSV (a byte-order mark is fine), keys and values stripped."""
     try:

@@ -65,7 +65,7 @@ def open_layout(task: Task, data_dir: Path) -> Dataset | None:
     """The task read from `data_dir/<dataset_dir>`, or None (logged) when that folder is absent."""
     root = task.root or data_dir / task.dataset_dir
     if not root.is_dir():
-        log.warning("skip %s: no dataset at %s (put %s there)", task.name, root, task.layout)
+        log.info("skip %s: no dataset at %s (put %s there)", task.name, root, task.layout)
         return None
     clips = task.read(root)
     validate_clips(task, clips)
@@ -75,13 +75,13 @@ def open_layout(task: Task, data_dir: Path) -> Dataset | None:
 def open_tfds(task: Task, tfds_data_dir: Path) -> Dataset | None:
     """The task read through the real TFDS builder from prepared data (never downloads)."""
     if task.tfds is None:
-        log.warning("skip %s: TFDS has no builder for it; use --source layout", task.name)
+        log.info("skip %s: TFDS has no builder for it; use --source layout", task.name)
         return None
     import tensorflow_datasets as tfds
 
     builder = tfds.builder(task.tfds.name, data_dir=str(tfds_data_dir))
     if not builder.is_prepared():
-        log.warning(
+        log.info(
             "skip %s: TFDS dataset '%s' is not prepared under %s",
             task.name,
             task.tfds.name,

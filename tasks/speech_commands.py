@@ -15,7 +15,7 @@ from pathlib import Path
 import soundfile as sf
 
 from noss_eval.errors import NossError
-from noss_eval.layout import audio_files, clip_id, require
+from noss_eval.layout import audio_files, clip_id, read_text, require
 from noss_eval.task import Clip, Task, TfdsSpec
 
 WORDS = ("yes", "no", "up", "down", "left", "right", "on", "off", "stop", "go")
@@ -33,7 +33,7 @@ def _speaker(path: Path) -> str | None:
 
 
 def _listed(root: Path, name: str) -> set[str]:
-    lines = require(root / name, f"Speech Commands {name}").read_text().split()
+    lines = read_text(root / name, f"Speech Commands {name}").split()
     return {line.strip() for line in lines}
 
 

@@ -12,7 +12,7 @@ import csv
 from pathlib import Path
 
 from noss_eval.errors import NossError
-from noss_eval.layout import require
+from noss_eval.layout import read_text
 from noss_eval.task import Clip, Task, TfdsSpec
 
 SPLIT_CODES = {"1": "train", "2": "validation", "3": "test"}
@@ -23,8 +23,8 @@ META = "vox1_meta.csv"
 
 def _iden_split(root: Path) -> list[Clip]:
     clips = []
-    split_file = require(root / "iden_split.txt", "VoxCeleb1 iden_split.txt")
-    for n, line in enumerate(split_file.read_text().splitlines(), 1):
+    split_file = root / "iden_split.txt"
+    for n, line in enumerate(read_text(split_file, "VoxCeleb1 iden_split.txt").splitlines(), 1):
         if not line.strip():
             continue
         code, _, rel = line.strip().partition(" ")
@@ -43,15 +43,18 @@ def dev_speakers(root: Path) -> frozenset[str]:
     meta = root / META
     if not meta.is_file():
         return frozenset(ALL_SPEAKERS) - TEST_SET_SPEAKERS
-    text = meta.read_text(encoding="utf-8-sig")
-    dialect = "excel-tab" if "\t" in text.splitlines()[0] else "excel"
-    rows = [
-        {k.strip(): (v or "").strip() for k, v in r.items() if k}
-        for r in csv.DictReader(text.splitlines(), dialect=dialect)
-    ]
+    lines = read_text(meta, "VoxCeleb1 vox1_meta.csv").splitlines()
+    dialect = "excel-tab" if lines and "\t" in lines[0] else "excel"
+    try:
+        rows = [
+            {k.strip(): (v or "").strip() for k, v in r.items() if isinstance(k, str)}
+            for r in csv.DictReader(lines, dialect=dialect)
+        ]
+    except csv.Error as exc:
+        raise NossError(f"{meta}: not a readable CSV ({exc})") from None
     if not rows or "VoxCeleb1 ID" not in rows[0] or "Set" not in rows[0]:
         raise NossError(f"{meta}: expected columns 'VoxCeleb1 ID' and 'Set'")
-    return frozenset(r["VoxCeleb1 ID"] for r in rows if r["Set"] == "dev")
+    return frozenset(r.get("VoxCeleb1 ID", "") for r in rows if r.get("Set") == "dev")
 
 
 def read(root: Path) -> list[Clip]:

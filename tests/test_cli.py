@@ -141,3 +141,36 @@ def test_published_frill_reference(tmp_path, data):
         assert float(r["delta"]) == pytest.approx(float(r["headline_score"]) - 70.9, abs=1e-3)
     assert main([*args, "--leaderboard", str(board)]) == 0  # default: TRILL's published table
     assert {r["reference_score"] for r in csv.DictReader(board.open())} == {"65.9"}
+
+
+def test_progress_reaches_a_log_file_and_quiet_is_quiet(tmp_path, data):
+    base = ["--embedder", "dsp", "--data-dir", str(data), "--cache-dir", str(tmp_path / "c")]
+    logged = cli(*base)  # stderr is a pipe here, as under CI or nohup
+    assert logged.returncode == 0
+    assert "crema_d: 144/144 clips (100%)" in logged.stderr and "ETA" in logged.stderr
+    assert "crema_d probes:" in logged.stderr and " fits (" in logged.stderr
+    assert "skip voxceleb1" in logged.stderr
+    quiet = cli(*base, "-q", "--cache-dir", str(tmp_path / "c2"))
+    assert quiet.returncode == 0 and quiet.stderr.strip() == "", quiet.stderr
+    assert "crema_d" in quiet.stdout  # the table is still printed
+
+
+def test_progress_lines_every_interval():
+    import logging
+
+    from noss_eval.progress import track
+
+    records = []
+    handler = logging.Handler()
+    handler.emit = records.append
+    logger = logging.getLogger("noss_eval")
+    logger.addHandler(handler)
+    old = logger.level
+    logger.setLevel(logging.INFO)
+    try:
+        assert list(track(range(5), 5, "demo", "clip", every=0.0)) == list(range(5))
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(old)
+    lines = [r.getMessage() for r in records]
+    assert lines[0].startswith("demo: 1/5 clips (20%)") and lines[-1].startswith("demo: 5/5")

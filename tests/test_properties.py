@@ -14,7 +14,7 @@ from noss_eval.probes import l2_normalise, speaker_normalise
 from noss_eval.splits import TFDS_SPLIT_PROBS, group_split, nonempty_boundaries, split_boundaries
 from noss_eval.stats import Outcomes, equal_error_rate, paired_p_value
 
-SETTINGS = settings(max_examples=60, deadline=None)
+SETTINGS = settings(max_examples=60, deadline=None, derandomize=True)
 speaker_names = st.lists(
     st.text("abcdefghij0123456789-_", min_size=1, max_size=6), min_size=3, max_size=40, unique=True
 )
