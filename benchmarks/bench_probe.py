@@ -15,13 +15,17 @@ from __future__ import annotations
 import argparse
 import time
 import warnings
+from pathlib import Path
 
 import numpy as np
 from sklearn.linear_model import LogisticRegression
 from sklearn.preprocessing import StandardScaler
 
-from noss_eval.probes import Part, choose_solver, default_grid, select_and_test
+from noss_eval.evaluate import evaluate_task
+from noss_eval.extract import Extraction
+from noss_eval.probes import Protocol, default_grid
 from noss_eval.softmax import SoftmaxRegression
+from noss_eval.task import Clip, Task
 
 K, D, LATENT = 1251, 2048, 256
 
@@ -73,11 +77,14 @@ def full_scale(n_train: int) -> None:
         start = time.perf_counter()
         ref = LogisticRegression(C=1.0, max_iter=1000).fit(xs, y)
         ref_fit = time.perf_counter() - start
-    part = lambda a, b: Part(a, b, tuple([None] * len(b)))  # noqa: E731
-    grid = [c for c in choose_solver(default_grid(False), n_train, K, D) if c.family == "logistic"]
+    task, ex = as_extraction([(x, y, "train"), (xv, yv, "validation"), (xt, yt, "test")])
+    logistic = Protocol(
+        "noss-eval", lambda s: [c for c in default_grid(s) if c.family == "logistic"], "validation"
+    )
     start = time.perf_counter()
-    chosen = select_and_test(grid, part(x, y), part(xv, yv), part(xt, yt), seed=0)
+    (chosen, _) = evaluate_task(task, ex, seed=0, protocol=logistic)
     whole = time.perf_counter() - start
+    n_configs = len([c for c in default_grid(False) if c.family == "logistic"])
     print(f"## VoxCeleb1-sized logistic probe ({n_train:,} train x {D}-d, {K} classes)\n")
     print(
         f"- one fit, C=1: noss-eval {one_fit:.0f} s ({100 * ours.score(xts, yt):.2f}% test), "
@@ -85,10 +92,23 @@ def full_scale(n_train: int) -> None:
         f"{int(ref.n_iter_[0])} iterations): ratio **{ref_fit / one_fit:.1f}x**"
     )
     print(
-        f"- whole logistic probe, {len(grid)} configurations selected on validation, test "
-        f"once: **{whole / 60:.1f} min** (goal < 10 min); picked {chosen.config.label}, "
-        f"test accuracy {100 * chosen.test.metrics['accuracy']:.2f}%\n"
+        f"- whole logistic probe, {n_configs} configurations selected on validation, test "
+        f"once: **{whole / 60:.1f} min** (goal < 10 min); picked {chosen.config}, "
+        f"test accuracy {100 * chosen.metrics['accuracy']:.2f}%\n"
     )
+
+
+def as_extraction(parts) -> tuple[Task, Extraction]:
+    """A task whose splits are the given (embeddings, labels, split) parts."""
+    clips, xs = [], []
+    for x, y, split in parts:
+        clips += [
+            Clip(f"{split}/{i}", Path(f"{split}/{i}.wav"), str(v), split) for i, v in enumerate(y)
+        ]
+        xs.append(x)
+    labels = tuple(sorted({c.label for c in clips}))
+    task = Task("voxceleb1-sized", "synthetic", "none", labels, lambda root: clips, "")
+    return task, Extraction(clips, np.vstack(xs).astype(np.float32))
 
 
 def main() -> None:

@@ -132,29 +132,8 @@ def evaluate_task(
     families = [f for f in FAMILIES if any(c.family == f for c in grid)]
     groups = {f: [c for c in grid if c.family == f] for f in families} | {BEST: grid}
     try:
-        if protocol.select_on == "test":
-            tested = [{cfg: fits.score(cfg, r.train, r.test) for cfg in grid} for r in plan]
-            mean_test = {
-                cfg: float(np.mean([t[cfg].metrics[headline] for t in tested])) for cfg in grid
-            }
-            chosen = {name: [_pick(mean_test, g)] * len(plan) for name, g in groups.items()}
-            validation = {name: None for name in groups}
-            test_scores = {
-                name: [t[c] for t, c in zip(tested, chosen[name], strict=True)] for name in groups
-            }
-        else:
-            selected = [_selection_scores(fits, r, grid, headline) for r in plan]
-            chosen = {name: [_pick(s, g) for s in selected] for name, g in groups.items()}
-            validation = {
-                name: float(np.mean([s[c] for s, c in zip(selected, chosen[name], strict=True)]))
-                for name in groups
-            }
-            test_scores = {
-                name: [
-                    fits.score(c, r.train, r.test) for r, c in zip(plan, chosen[name], strict=True)
-                ]
-                for name in groups
-            }
+        pick = _pick_on_test if protocol.select_on == "test" else _pick_on_validation
+        chosen, validation, tested = pick(fits, plan, groups, headline)
     finally:
         fits.close()
     return [
@@ -163,7 +142,7 @@ def evaluate_task(
             name,
             chosen[name],
             validation[name],
-            test_scores[name],
+            tested[name],
             plan,
             ex,
             seed,
@@ -172,6 +151,42 @@ def evaluate_task(
         )
         for name in groups
     ]
+
+
+Groups = dict[str, list[ProbeConfig]]
+Picks = tuple[
+    dict[str, list[ProbeConfig]], dict[str, float | None], dict[str, list[Scored]]
+]  # per group: the configuration of each round, the validation score, the test scores
+
+
+def _pick_on_test(fits: _Fits, plan: list[Round], groups: Groups, headline: str) -> Picks:
+    """Paper mode: every configuration scored on test; per group, the one with the best mean
+    test score over the rounds (one configuration for all folds)."""
+    grid = groups[BEST]
+    tested = [{cfg: fits.score(cfg, r.train, r.test) for cfg in grid} for r in plan]
+    mean = {cfg: float(np.mean([t[cfg].metrics[headline] for t in tested])) for cfg in grid}
+    chosen = {name: [_pick(mean, g)] * len(plan) for name, g in groups.items()}
+    scores = {name: [t[c] for t, c in zip(tested, chosen[name], strict=True)] for name in groups}
+    return chosen, {name: None for name in groups}, scores
+
+
+def _pick_on_validation(fits: _Fits, plan: list[Round], groups: Groups, headline: str) -> Picks:
+    """Default protocol: per round and group, the best configuration on the round's selection
+    pairs, then only that one scored on the round's test part."""
+    selected = [_selection_scores(fits, r, groups[BEST], headline) for r in plan]
+    chosen = {name: [_pick(s, g) for s in selected] for name, g in groups.items()}
+    validation = {
+        name: float(np.mean([s[c] for s, c in zip(selected, chosen[name], strict=True)]))
+        for name in groups
+    }
+    scores = {
+        name: [
+            fits.score(c, r.train, r.test, keep=True)
+            for r, c in zip(plan, chosen[name], strict=True)
+        ]
+        for name in groups
+    }
+    return chosen, validation, scores
 
 
 def probe_grid(ex: Extraction, protocol: Protocol, solver: str, n_train: int) -> list[ProbeConfig]:

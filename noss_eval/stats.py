@@ -21,6 +21,9 @@ from sklearn.metrics import (
 )
 
 N_BOOTSTRAP = 1000
+# Sums of class weights that differ by less than this count as equal: rounding the running sums
+# (to 12 decimals, once per class) drifts them by up to ~1e-12 per class.
+TIE_TOLERANCE = 1e-9
 HEADLINES = ("accuracy", "balanced_accuracy")
 
 
@@ -206,7 +209,7 @@ def _stratified_mcnemar(per_class: list[tuple[float, int]], observed: float) -> 
         values, probs = keys, np.bincount(inverse, weights=probs)
         if len(values) > 2_000_000:
             return None
-    return float(min(1.0, probs[np.abs(values) >= observed - 1e-12].sum()))
+    return float(min(1.0, probs[np.abs(values) >= observed - TIE_TOLERANCE].sum()))
 
 
 def _stratified_sign_flips(
@@ -217,7 +220,7 @@ def _stratified_sign_flips(
     total = np.zeros(draws)
     for w, m in per_class:
         total += w * (2 * rng.binomial(m, 0.5, size=draws) - m)
-    return float((1 + np.sum(np.abs(total) >= observed - 1e-12)) / (1 + draws))
+    return float((1 + np.sum(np.abs(total) >= observed - TIE_TOLERANCE)) / (1 + draws))
 
 
 def format_p_value(p: float) -> str:

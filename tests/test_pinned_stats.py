@@ -178,8 +178,12 @@ def test_paired_comparison_known_difference_and_interval():
         ]
         assert (cmp.ci_low, cmp.ci_high) == pytest.approx(tuple(np.percentile(boots, [10, 90])))
         assert (cmp.p_value, cmp.test) == paired_p_value(a, b, metric)
-    with pytest.raises(ValueError, match="same clips in the same order"):
+    with pytest.raises(
+        ValueError, match="^paired outcomes must be for the same clips in the same order$"
+    ):
         paired_comparison(a, Outcomes(b.correct, y[::-1]))
+    # defaults: accuracy, 1000 resamples, seed 0, 95 %
+    assert paired_comparison(a, b) == paired_comparison(a, b, "accuracy", 1000, 0, 0.95)
 
 
 def test_mcnemar_is_scipys_binomial_test():
@@ -227,11 +231,6 @@ def test_balanced_p_value_uses_per_class_weights_and_the_exact_null():
     assert p == pytest.approx(2 / 16)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: _stratified_mcnemar rounds the running sums to 12 decimals at each class, and "
-    "the error accumulates past its 1e-12 tolerance: the most extreme outcome is dropped, p = 0",
-)
 def test_stratified_p_value_of_the_most_extreme_outcome_is_not_zero():
     # Found by test_properties.py (hypothesis): three classes, every discordant clip favours b.
     y = np.array(list("abccaccc"))
