@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 from sklearn.linear_model import LogisticRegression
-from testlib import extraction
+from testlib import extraction, upstream_speaker_normalization
 
 from noss_eval.evaluate import evaluate_task, plan_rounds, probe_grid
 from noss_eval.probes import (
@@ -15,19 +15,6 @@ from noss_eval.probes import (
     make_classifier,
     speaker_normalise,
 )
-
-
-def upstream_speaker_normalization(embeddings, speaker_ids):
-    """Re-typed from google-research non_semantic_speech_benchmark/eval_embedding/sklearn/
-    sklearn_utils.py `_speaker_normalization`."""
-    embeddings = embeddings.copy()
-    for speaker in np.unique(speaker_ids):
-        rows = speaker_ids == speaker
-        embeddings[rows] -= embeddings[rows].mean(axis=0)
-        stds = embeddings[rows].std(axis=0)
-        stds[stds == 0] = 1
-        embeddings[rows] /= stds
-    return embeddings
 
 
 def test_speaker_normalisation_is_upstreams():

@@ -6,7 +6,7 @@ import csv
 import numpy as np
 import pytest
 from sklearn import discriminant_analysis, ensemble, linear_model
-from testlib import extraction
+from testlib import extraction, upstream_speaker_normalization
 
 from noss_eval import synthetic
 from noss_eval.cli import main
@@ -42,14 +42,7 @@ def upstream_features(x, speakers, l2_normalization, speaker_norm):
     x = np.array(x, np.float32)
     if l2_normalization:
         x /= np.linalg.norm(x, ord=2, axis=1, keepdims=True)
-    if speaker_norm:
-        for speaker in np.unique(speakers):
-            rows = speakers == speaker
-            x[rows] -= x[rows].mean(axis=0)
-            stds = x[rows].std(axis=0)
-            stds[stds == 0] = 1
-            x[rows] /= stds
-    return x
+    return upstream_speaker_normalization(x, speakers) if speaker_norm else x
 
 
 def _params(model):

@@ -186,3 +186,16 @@ def extraction(x, labels, splits, speakers=None, name: str = "t", folds: tuple[s
         name, name, name, tuple(sorted({str(y) for y in labels})), lambda root: clips, "", folds
     )
     return task, Extraction(clips, np.asarray(x, dtype=np.float32))
+
+
+def upstream_speaker_normalization(embeddings, speaker_ids):
+    """Re-typed from google-research non_semantic_speech_benchmark/eval_embedding/sklearn/
+    sklearn_utils.py `_speaker_normalization`."""
+    embeddings = embeddings.copy()
+    for speaker in np.unique(speaker_ids):
+        rows = speaker_ids == speaker
+        embeddings[rows] -= embeddings[rows].mean(axis=0)
+        stds = embeddings[rows].std(axis=0)
+        stds[stds == 0] = 1
+        embeddings[rows] /= stds
+    return embeddings
