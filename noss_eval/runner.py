@@ -20,6 +20,7 @@ from noss_eval.errors import AudioError, NossError
 from noss_eval.evaluate import evaluate_task
 from noss_eval.extract import extract
 from noss_eval.leaderboard import preflight, save_results, to_row
+from noss_eval.probe_cache import ProbeResultCache, results_key
 from noss_eval.probes import PROTOCOLS
 from noss_eval.references import compare_measured, compare_published, published_reference
 from noss_eval.results import ProbeResult, RunStamp
@@ -138,9 +139,18 @@ def score_task(
     )
     identity = (embedder.name, embedder.model_sha256, fingerprint(embedder))
     protocol = PROTOCOLS[config.protocol]
-    results = evaluate_task(
-        task, ex, config.seed, protocol, config.probe_solver, config.progress, identity
-    )
+    probes = ProbeResultCache(config.cache_dir)
+    key = results_key(task, ex, protocol, config.probe_solver, config.seed, identity)
+    results = probes.load(key)
+    if results is None:
+        results = evaluate_task(
+            task, ex, config.seed, protocol, config.probe_solver, config.progress, identity
+        )
+        probes.save(key, results)
+    else:
+        log.info(
+            "%s [%s]: probe results from the cache (inputs unchanged)", task.name, embedder.name
+        )
     window = getattr(embedder, "window_seconds", NOSS_WINDOW_SECONDS)
     warnings = survey(task.name, clips, window) if data.source == "layout" else ""
     data_fingerprint = data.fingerprint()

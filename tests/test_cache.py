@@ -146,3 +146,47 @@ def test_part_of_another_dimension_is_quarantined(tmp_path, crema):
     assert {len(v) for v in loaded.values()} == {256}
     assert len(list((tmp_path / "cache" / "quarantine").iterdir())) == 1
     assert cache.load(main, dim=12) == {}  # the expected dimension, when known, rules
+
+
+def test_probe_results_are_cached_and_identical_and_invalidated_by_inputs(tmp_path, caplog):
+    import csv
+
+    from noss_eval.cli import main
+
+    synthetic.write_esc50(tmp_path / "data" / "esc50", per_fold=1)
+    board = tmp_path / "b.csv"
+    args = [
+        "--embedder",
+        "dsp",
+        "--data-dir",
+        str(tmp_path / "data"),
+        "--tasks",
+        "esc50_hs",
+        "--cache-dir",
+        str(tmp_path / "cache"),
+        "--leaderboard",
+        str(board),
+        "--no-progress",
+    ]
+
+    def stable():
+        skip = {"run_id", "created"}
+        return [{k: v for k, v in r.items() if k not in skip} for r in csv.DictReader(board.open())]
+
+    assert main(args) == 0
+    cold = stable()
+    caplog.clear()
+    assert main(args) == 0
+    assert "probe results from the cache" in caplog.text
+    assert stable() == cold  # bit for bit the same rows
+    for changed in (["--seed", "1"], ["--protocol", "noss"]):
+        caplog.clear()
+        assert main([*args, *changed]) == 0
+        assert "probe results from the cache" not in caplog.text, changed
+    cached = next((tmp_path / "cache" / "probes").rglob("*.json"))
+    cached.write_text("{ torn")
+    caplog.clear()
+    assert main(args) == 0
+    assert "probe results from the cache" not in caplog.text and "moved to" in caplog.text
+    recomputed = [r for r in stable() if r["seed"] == "0" and r["protocol"] == "noss-eval"]
+    assert recomputed == cold
