@@ -76,6 +76,15 @@ class TFLiteEmbedder:
                 _shape(self._output),
             )
         self.settings["output_tensor"] = self._output["name"]
+        self.tensors = [
+            f"input  '{d['name']}' {_shape(d)} {np.dtype(d['dtype']).name}" for d in inputs
+        ] + [
+            f"output '{d['name']}' {_shape(d)} {np.dtype(d['dtype']).name}"
+            + ("  <- used" if d["name"] == self._output["name"] else "")
+            for d in self._interpreter.get_output_details()
+        ]
+        if self._output["name"] not in {d["name"] for d in self._interpreter.get_output_details()}:
+            self.tensors.append(f"tensor '{self._output['name']}' {_shape(self._output)}  <- used")
         self._input = inputs[0]
         self._shape = tuple(int(d) for d in self._input["shape_signature"])
         self._hop, self._gain, self._frontend = hop, input_gain, frontend

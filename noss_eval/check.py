@@ -22,12 +22,14 @@ class CheckReport:
     frames: int
     dim: int
     milliseconds: float  # one embed() call on that audio, after a warm-up call
+    tensors: tuple[str, ...] = ()  # the model's inputs and outputs, where the kind knows them
 
     def describe(self) -> str:
         rtf = self.milliseconds / 1000.0 / self.seconds
         return "\n".join(
             [
                 f"embedder:   {self.embedder} ({self.kind}) at {self.sample_rate} Hz",
+                *(f"tensor:     {t}" for t in self.tensors),
                 f"calling:    {self.calling_convention}",
                 f"output:     {self.frames} frames x {self.dim} dims for {self.seconds:.2f} s "
                 "of audio (mean-pooled over frames), all finite",
@@ -82,4 +84,5 @@ def check_embedder(
         frames=int(out.shape[0]),
         dim=int(out.shape[1]),
         milliseconds=1000.0 * elapsed,
+        tensors=tuple(getattr(embedder, "tensors", ())),
     )

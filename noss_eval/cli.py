@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import math
 import os
 import shlex
 import sys
@@ -38,6 +39,20 @@ probed per task with logistic regression and LDA; the configuration is picked on
 the test split is scored once. Deltas are against TRILL: measured with --reference, otherwise the
 published FRILL-paper numbers (the source is written on every CSV row).
 """
+
+
+def _seed(text: str) -> int:
+    value = int(text)
+    if not 0 <= value < 2**32:
+        raise argparse.ArgumentTypeError(f"must be between 0 and 2**32 - 1, got {value}")
+    return value
+
+
+def _seconds(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value) or value < 0:
+        raise argparse.ArgumentTypeError(f"must be a number of seconds >= 0, got {text}")
+    return value
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -123,8 +138,8 @@ def build_parser() -> argparse.ArgumentParser:
         choices=("noss-eval", "noss"),
         default="noss-eval",
         help="noss-eval: pick the probe configuration on validation, score "
-        "test once (default); noss: Google's grid, best test accuracy, "
-        "as in the papers",
+        "test once (default); noss: paper mode, Google's sklearn grid, best test score "
+        "(UAR for mask, accuracy elsewhere), as in the papers",
     )
     protocol.add_argument(
         "--probe-solver",
@@ -135,7 +150,10 @@ def build_parser() -> argparse.ArgumentParser:
         "large problems",
     )
     protocol.add_argument(
-        "--seed", type=int, default=0, help="seed for probes, bootstrap and generated data"
+        "--seed",
+        type=_seed,
+        default=0,
+        help="seed for probes, bootstrap and generated data (0 to 2**32 - 1)",
     )
 
     speed = p.add_argument_group("speed and scale")
@@ -166,11 +184,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     speed.add_argument(
         "--flush-seconds",
-        type=float,
+        type=_seconds,
         default=30.0,
         metavar="S",
-        help="save new embeddings to the cache at least this often (default 30): the most work "
-        "a crash or kill -9 can lose; Ctrl-C and SIGTERM save everything",
+        help="save new embeddings to the cache at least this often (default 30; 0: after every "
+        "clip): the most work a crash or kill -9 can lose; Ctrl-C and SIGTERM save everything",
     )
 
     out = p.add_argument_group("output")
@@ -178,8 +196,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--leaderboard",
         type=Path,
         metavar="CSV",
-        help="merge result rows into this CSV (one row per embedder x task x probe "
-        "x protocol); the run's configuration goes to CSV-stem.runs.jsonl",
+        help="merge result rows into this CSV (one row per embedder x task x probe x protocol "
+        "x data fingerprint x seed); the run's configuration goes to CSV-stem.runs.jsonl",
     )
     out.add_argument(
         "--no-progress",

@@ -62,9 +62,7 @@ def load_task_file(path: Path) -> Task:
         if columns[needed] not in rows[0]:
             raise NossError(f"{csv_path}: no column '{columns[needed]}' ({needed})")
     has = {c: columns[c] in rows[0] for c in COLUMNS}
-    probs = (
-        tuple((k, float(v)) for k, v in (spec.get("split_probs") or {}).items()) or TFDS_SPLIT_PROBS
-    )
+    probs = _split_probs(path, spec.get("split_probs"))
     labels = tuple(
         str(x) for x in spec.get("labels") or sorted({r[columns["label"]] for r in rows})
     )
@@ -89,6 +87,12 @@ def load_task_file(path: Path) -> Task:
             clips.append(Clip(rel, root / rel, row[columns["label"]], split, speaker))
         if has["fold"] or has["split"]:
             return clips
+        blank = next((n for n, c in enumerate(clips, 2) if has["speaker"] and not c.speaker), None)
+        if blank is not None:
+            raise NossError(
+                f"{csv_path}:{blank}: empty speaker; clips are split by speaker, so fill it in "
+                "(or add a split column, or drop the speaker column)"
+            )
         key = (lambda c: c.speaker) if has["speaker"] else (lambda c: c.clip_id)
         groups = {key(c) for c in clips}
         if len(groups) < len(probs):
@@ -125,6 +129,29 @@ _StringLoader.yaml_implicit_resolvers = {
     first: [r for r in resolvers if r[0] != "tag:yaml.org,2002:bool"]
     for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
 }
+
+
+def _split_probs(path: Path, given: Any) -> tuple[tuple[str, float], ...]:
+    """`split_probs`, checked: exactly train, validation and test, each > 0, summing to 1."""
+    if not given:
+        return TFDS_SPLIT_PROBS
+    try:
+        probs = tuple((str(k), float(v)) for k, v in dict(given).items())
+    except (TypeError, ValueError):
+        raise NossError(
+            f"--task-file {path}: split_probs must map split names to numbers"
+        ) from None
+    names = [k for k, _ in probs]
+    if sorted(names) != sorted(SPLITS) or any(not 0 < v < 1 for _, v in probs):
+        raise NossError(
+            f"--task-file {path}: split_probs needs train, validation and test, each between 0 "
+            f"and 1 (got {dict(probs)})"
+        )
+    if abs(sum(v for _, v in probs) - 1.0) > 1e-6:
+        raise NossError(
+            f"--task-file {path}: split_probs must sum to 1, not {sum(v for _, v in probs):g}"
+        )
+    return tuple(sorted(probs, key=lambda kv: SPLITS.index(kv[0])))
 
 
 def _load_yaml(path: Path) -> dict[str, Any]:

@@ -48,8 +48,15 @@ class Round:
     selection: tuple[tuple[Part, Part], ...]
 
 
-def _part(ex: Extraction, splits: Sequence[str]) -> tuple[Part, tuple[str, ...]]:
-    rows = [i for i, c in enumerate(ex.clips) if c.split in splits]
+def _part(
+    ex: Extraction, splits: Sequence[str], with_carved: bool = False
+) -> tuple[Part, tuple[str, ...]]:
+    """The clips of `splits`; `with_carved` adds validation clips carved out of train."""
+    rows = [
+        i
+        for i, c in enumerate(ex.clips)
+        if c.split in splits or (with_carved and c.carved_from in splits)
+    ]
     part = Part(
         ex.embeddings[rows],
         np.array([ex.clips[i].label for i in rows]),
@@ -68,7 +75,8 @@ def round_splits(task: Task) -> list[tuple[tuple[str, ...], str]]:
 def plan_rounds(task: Task, ex: Extraction, select_on: str) -> list[Round]:
     plan = []
     for train_splits, test_split in round_splits(task):
-        train, _ = _part(ex, train_splits)
+        # paper mode selects on test: a validation split carved from train goes back to train
+        train, _ = _part(ex, train_splits, with_carved=select_on == "test")
         test, test_ids = _part(ex, [test_split])
         selection: tuple[tuple[Part, Part], ...] = ()
         if select_on == "validation" and not task.folds:
@@ -127,10 +135,12 @@ def evaluate_task(
     plan = plan_rounds(task, ex, protocol.select_on)
     grid = probe_grid(ex, protocol, solver, max(len(r.train.y) for r in plan))
     headline = task.headline
-    per_round = max(1, len(plan[0].selection))
-    fits = _Fits(seed, len(plan) * len(grid) * per_round, progress, f"{task.name} probes")
     families = [f for f in FAMILIES if any(c.family == f for c in grid)]
     groups = {f: [c for c in grid if c.family == f] for f in families} | {BEST: grid}
+    per_round = max(1, len(plan[0].selection))
+    refits = len(plan) * len(families) if task.folds and protocol.select_on != "test" else 0
+    total = len(plan) * len(grid) * per_round + refits  # `best` reuses a family's refit
+    fits = _Fits(seed, total, progress, f"{task.name} probes")
     try:
         pick = _pick_on_test if protocol.select_on == "test" else _pick_on_validation
         chosen, validation, tested = pick(fits, plan, groups, headline)

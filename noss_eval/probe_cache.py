@@ -25,6 +25,17 @@ log = logging.getLogger(__name__)
 FORMAT = "probe-results-v1"
 
 
+def _code_version() -> str:
+    """A hash of the source of every module that computes a probe result: a code change
+    invalidates cached results even when the package version stays the same."""
+    from noss_eval import evaluate, probes, softmax, stats
+
+    digest = hashlib.sha256()
+    for module in (evaluate, probes, softmax, stats):
+        digest.update(Path(module.__file__).read_bytes())
+    return digest.hexdigest()[:16]
+
+
 def results_key(
     task: Task, ex: Extraction, protocol: Protocol, solver: str, seed: int, identity: tuple
 ) -> str:
@@ -32,6 +43,7 @@ def results_key(
     header = {
         "format": FORMAT,
         "noss_eval": __version__,
+        "code": _code_version(),
         "task": task.name,
         "headline": task.headline,
         "folds": task.folds,

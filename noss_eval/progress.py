@@ -38,9 +38,9 @@ class Meter:
     def line(self) -> str:
         elapsed = max(time.monotonic() - self.start, 1e-9)
         rate = self.done / elapsed
-        left = (self.total - self.done) / rate if rate > 0 else float("inf")
+        left = max(self.total - self.done, 0) / rate if rate > 0 else float("inf")
         eta = f"{left:.0f} s" if left != float("inf") else "?"
-        percent = 100.0 * self.done / self.total
+        percent = min(100.0, 100.0 * self.done / self.total)
         return (
             f"{self.desc}: {self.done}/{self.total} {self.unit}s ({percent:.0f}%), "
             f"{rate:.1f} {self.unit}s/s, ETA {eta}"

@@ -66,6 +66,7 @@ class ProbeResult:
     predictions: Predictions
     data_fingerprint: str = ""  # the task's clips (ids, splits, labels, file sizes), hashed
     audio_warnings: str = ""  # odd inputs that may move the number (short, clipped, truncated)
+    embedder_settings: str = ""  # JSON: every setting besides the weights (the output tensor...)
     comparison: Comparison | None = None
 
     @property

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 import logging
 import uuid
 from collections import Counter
@@ -154,7 +155,16 @@ def score_task(
     window = getattr(embedder, "window_seconds", NOSS_WINDOW_SECONDS)
     warnings = survey(task.name, clips, window) if data.source == "layout" else ""
     data_fingerprint = data.fingerprint()
-    return [replace(r, data_fingerprint=data_fingerprint, audio_warnings=warnings) for r in results]
+    settings = json.dumps(embedder.settings, sort_keys=True, default=str)
+    return [
+        replace(
+            r,
+            data_fingerprint=data_fingerprint,
+            audio_warnings=warnings,
+            embedder_settings=settings,
+        )
+        for r in results
+    ]
 
 
 def run(config: RunConfig, registry: Mapping[str, Task] = BUILTIN_TASKS) -> list[dict[str, Any]]:

@@ -24,6 +24,8 @@ N_BOOTSTRAP = 1000
 # Sums of class weights that differ by less than this count as equal: rounding the running sums
 # (to 12 decimals, once per class) drifts them by up to ~1e-12 per class.
 TIE_TOLERANCE = 1e-9
+# An exact p-value below this underflows in floating point: it is reported as "<1e-300".
+P_FLOOR = 1e-300
 HEADLINES = ("accuracy", "balanced_accuracy")
 
 
@@ -180,7 +182,7 @@ def paired_p_value(a: Outcomes, b: Outcomes, metric: str = "accuracy") -> tuple[
         m = int(only_a.sum() + only_b.sum())
         if m == 0:
             return 1.0, "mcnemar-exact"
-        return float(binomtest(int(only_a.sum()), m, 0.5).pvalue), "mcnemar-exact"
+        return max(float(binomtest(int(only_a.sum()), m, 0.5).pvalue), P_FLOOR), "mcnemar-exact"
     weights = a.weights(metric)
     per_class = []
     for c in np.unique(a.classes):
@@ -209,7 +211,8 @@ def _stratified_mcnemar(per_class: list[tuple[float, int]], observed: float) -> 
         values, probs = keys, np.bincount(inverse, weights=probs)
         if len(values) > 2_000_000:
             return None
-    return float(min(1.0, probs[np.abs(values) >= observed - TIE_TOLERANCE].sum()))
+    p = probs[np.abs(values) >= observed - TIE_TOLERANCE].sum()
+    return float(min(1.0, max(p, P_FLOOR)))
 
 
 def _stratified_sign_flips(
@@ -224,5 +227,5 @@ def _stratified_sign_flips(
 
 
 def format_p_value(p: float) -> str:
-    """Four significant digits, never rounded to 0 (an exact test's p is never 0)."""
-    return f"{p:.4g}"
+    """Four significant digits, never 0 (an exact test's p is never 0): "<1e-300" below that."""
+    return f"<{P_FLOOR:.0e}" if p <= P_FLOOR else f"{p:.4g}"

@@ -23,6 +23,7 @@ class Clip:
     speaker: str | None = None
     start: float = 0.0
     duration: float | None = None
+    carved_from: str | None = None  # a validation clip taken out of this split (e.g. "train")
 
 
 def _same(label: str) -> str:

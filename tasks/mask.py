@@ -2,7 +2,8 @@
 
 Splits come from the file name prefix (`train_`, `devel_`, `test_`). ComParE withholds test labels
 (`?` in the label file): then the devel partition is reported as test, and validation is a fixed
-10% of train (sorted names, RandomState(0)); the challenge gives no speaker ids to split on.
+10% of train (sorted names, RandomState(0)); the challenge gives no speaker ids to split on. Paper
+mode, which never selects on validation, trains on the whole train partition.
 """
 
 from pathlib import Path
@@ -52,7 +53,10 @@ def _carve_validation(clips: list[Clip]) -> list[Clip]:
     order = np.random.RandomState(0).permutation(len(train))
     held = {train[i] for i in order[: max(1, len(train) // 10)]}
     return [
-        Clip(c.clip_id, c.path, c.label, "validation") if c.clip_id in held else c for c in clips
+        Clip(c.clip_id, c.path, c.label, "validation", carved_from="train")
+        if c.clip_id in held
+        else c
+        for c in clips
     ]
 
 

@@ -74,8 +74,10 @@ def read(root: Path) -> list[Clip]:
         )
     clips = _main_archive(root, test_on_lists=False)
     for label_dir in sorted(d for d in test_set.iterdir() if d.is_dir()):
+        label = _label(label_dir.name)
         for f in audio_files(label_dir):
-            clips.append(Clip(clip_id(root, f), f, _label(label_dir.name), "test", _speaker(f)))
+            speaker = None if label == SILENCE else _speaker(f)  # noise has no speaker
+            clips.append(Clip(clip_id(root, f), f, label, "test", speaker))
     return clips
 
 

@@ -175,6 +175,7 @@ def test_probe_results_are_cached_and_identical_and_invalidated_by_inputs(tmp_pa
 
     assert main(args) == 0
     cold = stable()
+    (first,) = (tmp_path / "cache" / "probes").rglob("*.json")
     caplog.clear()
     assert main(args) == 0
     assert "probe results from the cache" in caplog.text
@@ -183,8 +184,7 @@ def test_probe_results_are_cached_and_identical_and_invalidated_by_inputs(tmp_pa
         caplog.clear()
         assert main([*args, *changed]) == 0
         assert "probe results from the cache" not in caplog.text, changed
-    cached = next((tmp_path / "cache" / "probes").rglob("*.json"))
-    cached.write_text("{ torn")
+    first.write_text("{ torn")
     caplog.clear()
     assert main(args) == 0
     assert "probe results from the cache" not in caplog.text and "moved to" in caplog.text

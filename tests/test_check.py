@@ -75,12 +75,15 @@ def test_check_reports_convention_dim_and_time(capsys):
     assert "audio windows of 15600 samples, hop 7800" in out
     assert f"output '{YAMNET_EMBEDDING}' [1, 1024]" in out
     assert "4 frames x 1024 dims" in out and "all finite" in out and "ms per call" in out
+    assert "input  'input_1' [1, 15600] float32" in out and "output 'Identity' [1, 521]" in out
+    assert f"tensor '{YAMNET_EMBEDDING}' [1, 1024]  <- used" in out
 
 
 def test_default_output_of_a_multi_output_model_is_named(caplog):
     embedder = TFLiteEmbedder(require_shared(YAMNET))
     assert embedder.settings["output_tensor"] == "Identity"  # YAMNet's class scores
     assert "2 outputs, using output 0 'Identity' [1, 521]" in caplog.text
+    assert "output 'Identity' [1, 521] float32  <- used" in embedder.tensors
     micro = TFLiteEmbedder(require_shared(MICRO_SPEECH))
     assert micro.settings["output_tensor"] == "labels_softmax"
 
@@ -140,3 +143,25 @@ def test_checked_dimension_quarantines_cached_vectors_of_another(tmp_path, dynam
     assert list((tmp_path / "cache" / "quarantine").iterdir())
     rows = list(csv.DictReader((tmp_path / "b.csv").open()))
     assert all(float(r["accuracy"]) > 50 for r in rows)
+
+
+def test_the_output_tensor_used_is_in_every_csv_row(tmp_path):
+    yamnet = require_shared(YAMNET)
+    synthetic.write_crema_d(tmp_path / "data" / "crema_d", n_actors=4, sentences=("DFA",))
+    board = tmp_path / "b.csv"
+    args = [
+        "--embedder",
+        str(yamnet),
+        "--data-dir",
+        str(tmp_path / "data"),
+        "--tasks",
+        "crema_d",
+        "--cache-dir",
+        str(tmp_path / "c"),
+        "--leaderboard",
+        str(board),
+        "-q",
+    ]
+    main(args)  # tiny data: the numbers do not matter here
+    rows = list(csv.DictReader(board.open()))
+    assert rows and all('"output_tensor": "Identity"' in r["embedder_settings"] for r in rows)

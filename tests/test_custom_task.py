@@ -192,3 +192,32 @@ def test_one_fold_or_one_class_is_a_one_line_error(tmp_path, extra, message):
         message = "split 'train' holds 1 class"
     with pytest.raises(NossError, match=message):
         validate_clips(task, clips)
+
+
+def test_blank_speaker_when_splitting_by_speaker_names_the_row(tmp_path):
+    make_folder(tmp_path)
+    path = tmp_path / "labels.csv"
+    lines = path.read_text().splitlines()
+    lines[3] = lines[3].rsplit(",", 1)[0] + ","
+    path.write_text("\n".join(lines) + "\n")
+    (tmp_path / "t.yaml").write_text(SPEC)
+    task = load_task_file(tmp_path / "t.yaml")
+    with pytest.raises(NossError, match=r"labels.csv:4: empty speaker"):
+        task.read(task.root)
+
+
+@pytest.mark.parametrize(
+    "probs, message",
+    [
+        ("{train: 0.7, valid: 0.1, test: 0.2}", "needs train, validation and test"),
+        ("{train: 0.7, validation: 0.2, test: 0.2}", "must sum to 1, not 1.1"),
+        ("{train: 1.0, validation: 0.0, test: 0.0}", "each between 0 and 1"),
+    ],
+)
+def test_split_probs_are_checked_when_the_task_is_loaded(tmp_path, probs, message):
+    make_folder(tmp_path)
+    (tmp_path / "t.yaml").write_text(
+        SPEC.replace("{train: 0.6, validation: 0.2, test: 0.2}", probs)
+    )
+    with pytest.raises(NossError, match=message):
+        load_task_file(tmp_path / "t.yaml")

@@ -121,12 +121,15 @@ def test_results_not_saved_still_prints_the_table(tmp_path, data, capsys, monkey
     args = [*run_args(tmp_path, data, out / "b.csv"), "--flush-seconds", "0"]
 
     def sabotage():
+        deadline = time.monotonic() + 120
         while not (tmp_path / "cache").exists():
+            if time.monotonic() > deadline:
+                return
             time.sleep(0.005)
         shutil.rmtree(out)
         out.write_text("not a folder any more")
 
-    thread = threading.Thread(target=sabotage)
+    thread = threading.Thread(target=sabotage, daemon=True)
     thread.start()
     assert main(args) == 2
     thread.join()
@@ -405,3 +408,19 @@ def test_full_disk_is_one_line_and_damages_nothing(tmp_path, tiny_disk):
     again = extract(DspEmbedder(), "crema_d", train, cache, progress=False)
     assert again.computed == 0
     np.testing.assert_array_equal(again.embeddings, before.embeddings)
+
+
+@pytest.mark.parametrize(
+    "flag, value",
+    [
+        ("--seed", "-1"),
+        ("--seed", str(2**32)),
+        ("--flush-seconds", "-5"),
+        ("--flush-seconds", "nan"),
+    ],
+)
+def test_out_of_range_numbers_are_refused_before_the_run(tmp_path, data, capsys, flag, value):
+    with pytest.raises(SystemExit) as stop:
+        main([*run_args(tmp_path, data, tmp_path / "b.csv"), flag, value])
+    assert stop.value.code == 2 and f"argument {flag}" in capsys.readouterr().err
+    assert not (tmp_path / "cache").exists()

@@ -230,3 +230,22 @@ def test_auc_and_eer_point_the_right_way_through_the_probe():
     task, ex = extraction(x, list(y), splits)
     for result in evaluate_task(task, ex, 0):
         assert result.metrics["auc"] > 0.95 and result.metrics["eer"] < 0.15, result.probe
+
+
+def test_paper_mode_trains_on_the_validation_carved_out_of_train(tmp_path):
+    """ComParE mask withholds test labels: validation is 10 % carved from train. Paper mode
+    never selects on validation, so it trains on the whole official train partition."""
+    from noss_eval import synthetic
+    from noss_eval.tasks import BUILTIN_TASKS
+
+    synthetic.write_mask(tmp_path, per_partition=30)
+    task = BUILTIN_TASKS["mask"]
+    clips = task.read(tmp_path)
+    carved = [c for c in clips if c.split == "validation"]
+    assert carved and all(c.carved_from == "train" for c in carved)
+    from noss_eval.extract import Extraction
+
+    ex = Extraction(clips, np.random.RandomState(0).randn(len(clips), 3).astype(np.float32))
+    paper = plan_rounds(task, ex, "test")[0]
+    default = plan_rounds(task, ex, "validation")[0]
+    assert len(paper.train.y) == 30 and len(default.train.y) == 30 - len(carved)

@@ -167,3 +167,11 @@ def test_paired_comparison_finds_a_real_difference_only():
     swapped[rng.choice(np.flatnonzero(~base), 60, replace=False)] = True
     same = paired_comparison(Outcomes(swapped, classes), Outcomes(base, classes))
     assert same.difference == 0 and same.ci_low < 0 < same.ci_high and same.p_value > 0.5
+
+
+def test_p_value_of_an_overwhelming_difference_is_tiny_but_never_zero():
+    classes = np.zeros(3000, int)
+    right, wrong = np.ones(3000, bool), np.zeros(3000, bool)
+    for metric in ("accuracy", "balanced_accuracy"):
+        p, _ = paired_p_value(Outcomes(right, classes), Outcomes(wrong, classes), metric)
+        assert 0 < p <= 1e-300 and format_p_value(p) == "<1e-300"
