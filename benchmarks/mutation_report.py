@@ -17,7 +17,7 @@ from collections import Counter
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from mutation_harmless import HARMLESS  # noqa: E402
+from mutation_harmless import HARMLESS, UNKILLABLE  # noqa: E402
 
 STATUS = {1: "killed", 3: "killed", 0: "survived", 36: "timeout", -24: "timeout", 24: "timeout"}
 STATUS.update({152: "timeout", 255: "timeout"})
@@ -81,7 +81,8 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--stage", type=Path, required=True)
     ap.add_argument("--out", type=Path, required=True)
-    ap.add_argument("--seconds", type=int, default=0)
+    ap.add_argument("--mode", choices=("full", "incremental"), default="full")
+    ap.add_argument("--seconds", type=int, default=None, help="the full run's wall time")
     ap.add_argument("--max-children", type=int, default=0)
     ap.add_argument("--mutmut-version", default="")
     args = ap.parse_args()
@@ -95,7 +96,7 @@ def main() -> None:
     ]
     diffs = diffs_for(stage, [(s, n) for s, n, _ in others])
 
-    harmless, open_survivors, unkilled = [], [], []
+    harmless, open_survivors, unkilled, unkillable = [], [], [], []
     used = set()
     for staged, name, code in others:
         status = status_of(code)
@@ -106,30 +107,42 @@ def main() -> None:
         if status == "survived" and reason:
             harmless.append(row)
             used.add(key)
+        elif status == "survived" and key in UNKILLABLE:
+            unkillable.append((*row[:5], UNKILLABLE[key]))
         elif status == "survived":
             open_survivors.append(row)
         else:
             unkilled.append((*row[:5], status))
 
+    full_s = args.seconds if args.seconds is not None else seconds(stage, "full")
+    rerun_s = seconds(stage, "incremental") if args.mode == "incremental" else None
     lines = ["# Mutation testing", ""]
     lines += [
         f"- Tool: mutmut {args.mutmut_version} (pinned by `benchmarks/mutation.sh`, not a "
         "project dependency)",
         "- Command: `bash benchmarks/mutation.sh` (stages the code under `build/mutation/`, runs "
         f"`mutmut run --max-children {args.max_children}` there, writes this file through "
-        "`benchmarks/mutation_report.py`)",
+        "`benchmarks/mutation_report.py`)"
+        + (
+            "; these numbers: a full run, then `bash benchmarks/mutation.sh --incremental`, "
+            "which tests the mutants of functions changed since and re-tests every mutant not "
+            "yet killed with the current tests (tests were only added or strengthened in "
+            "between, so a killed mutant stays killed)"
+            if args.mode == "incremental"
+            else ""
+        ),
         f"- Date: {datetime.date.today().isoformat()}",
-        f"- Wall time of the mutation run: {args.seconds // 60} min {args.seconds % 60} s "
-        f"({args.max_children} workers, `nice -n 10`, on a shared 2-core machine)",
+        f"- Wall time of the full mutation run: {duration(full_s)}"
+        + (f"; of the incremental run: {duration(rerun_s)}" if rerun_s is not None else "")
+        + f" ({args.max_children} workers, `nice -n 10`, on a shared 2-core machine)",
         f"- Python {sys.version.split()[0]}, {os.cpu_count()} CPUs",
+        f"- Sources mutated: as staged from commit {snapshot(stage)}",
         "",
         "Test selection: " + ", ".join(f"`{t}`" for t in selected_tests(stage)) + ".",
         "",
         "Deselected: " + (", ".join(f"`{t}`" for t in deselected(stage)) or "none") + ".",
         "Tests failing before any mutation (deselected by the script, listed here so they are "
-        "not hidden): "
-        + (", ".join(f"`{t}`" for t in baseline_failures(stage)) or "none")
-        + ".",
+        "not hidden): " + (", ".join(f"`{t}`" for t in baseline_failures(stage)) or "none") + ".",
         "",
         "Staging: `noss_eval/tasks/` in the staged tree is the repository's `tasks/` (mapped "
         "back below); the script checks after the run that `noss_eval.tasks.*`, "
@@ -155,12 +168,22 @@ def main() -> None:
         lines.append(table_row(repo_path(staged), row))
     lines.append(table_row("**overall**", total))
     rate = total["killed"] / max(1, total["n"])
+    unchecked = sum(1 for *_, st in unkilled if st == "not checked")
     lines += [
         "",
+        *(
+            [
+                f"**Incomplete run: {unchecked} mutants not checked** (the run was stopped "
+                "before it reached them); they count as not killed below.",
+                "",
+            ]
+            if unchecked
+            else []
+        ),
         f"Overall kill rate: **{rate:.1%}** ({total['killed']} of {total['n']}); target 90 %: "
         + ("reached." if rate >= 0.9 else "**not reached**."),
-        f"Survivors judged harmless: {len(harmless)}; survivors not judged harmless: "
-        f"{len(open_survivors)}.",
+        f"Survivors judged harmless: {len(harmless)}; relevant but not killable here: "
+        f"{len(unkillable)}; open (not judged harmless): {len(open_survivors)}.",
         "",
         "## Surviving mutants judged harmless (equivalent or irrelevant)",
         "",
@@ -169,7 +192,9 @@ def main() -> None:
         "",
     ]
     lines += survivor_rows(harmless, with_reason=True)
-    lines += ["", "## Surviving mutants not judged harmless", ""]
+    lines += ["", "## Surviving mutants that matter but cannot be killed on this machine", ""]
+    lines += survivor_rows(unkillable, with_reason=True) or ["None."]
+    lines += ["", "## Surviving mutants not judged harmless (open)", ""]
     lines += survivor_rows(open_survivors, with_reason=False) or ["None."]
     lines += ["", "## Timeouts and others", ""]
     lines += [
@@ -181,6 +206,27 @@ def main() -> None:
         lines += ["", f"({len(stale)} harmless-list entries matched no survivor this run.)"]
     args.out.write_text("\n".join(lines) + "\n", encoding="utf-8")
     print(f"kill rate {rate:.1%}; {len(open_survivors)} open survivors", file=sys.stderr)
+
+
+def snapshot(stage: Path) -> str:
+    path = stage / "snapshot.txt"
+    if not path.exists():
+        return "(unknown)"
+    head, *dirty = path.read_text().splitlines()
+    return f"`{head}`" + (
+        "; files then modified in the work tree: " + ", ".join(f"`{d.strip()}`" for d in dirty)
+        if dirty
+        else ""
+    )
+
+
+def seconds(stage: Path, mode: str) -> int | None:
+    path = stage / f"{mode}-run-seconds"
+    return int(path.read_text()) if path.exists() else None
+
+
+def duration(s: int | None) -> str:
+    return "unknown" if s is None else f"{s // 60} min {s % 60} s"
 
 
 def table_row(name: str, c: Counter) -> str:

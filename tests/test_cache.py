@@ -190,3 +190,14 @@ def test_probe_results_are_cached_and_identical_and_invalidated_by_inputs(tmp_pa
     assert "probe results from the cache" not in caplog.text and "moved to" in caplog.text
     recomputed = [r for r in stable() if r["seed"] == "0" and r["protocol"] == "noss-eval"]
     assert recomputed == cold
+
+
+def test_parts_after_a_quarantined_part_are_still_read(tmp_path):
+    from noss_eval.cache import write_npz
+
+    cache = EmbeddingCache(tmp_path / "cache")
+    main = cache.path("f" * 64, "t", "train", "p")
+    write_npz(main, {"a": np.ones(4, np.float32)})
+    write_npz(main.with_name(f"{main.stem}.part-0.npz"), {"b": np.ones(7, np.float32)})  # wrong
+    write_npz(main.with_name(f"{main.stem}.part-1.npz"), {"c": np.full(4, 2.0, np.float32)})
+    assert set(cache.load(main, dim=4)) == {"a", "c"}

@@ -4,11 +4,20 @@ entry lives, how parts merge, what is quarantined (and where), and atomic writes
 import hashlib
 import logging
 import os
+import shutil
 
 import numpy as np
 import pytest
 
-from noss_eval.cache import QUARANTINE, EmbeddingCache, quarantine, read_npz, write_npz
+from noss_eval.cache import (
+    QUARANTINE,
+    EmbeddingCache,
+    check_room,
+    quarantine,
+    read_npz,
+    write_npz,
+)
+from noss_eval.errors import NossError
 
 
 def vec(*values):
@@ -158,6 +167,55 @@ def test_quarantine_names_and_failure(tmp_path, caplog):
     assert len(stamp) == 15 and stamp[8] == "T" and len(suffix) == 6
     assert target.read_bytes() == b"x" and not f.exists()
     caplog.clear()
+    g = tmp_path / "g.npz"
+    g.write_bytes(b"y")
     with caplog.at_level(logging.WARNING):
+        moved = quarantine(g, tmp_path, "bad zip")
         assert quarantine(tmp_path / "gone.npz", tmp_path, "lost") is None
-    assert "cache: unreadable" in caplog.text and "lost" in caplog.text
+    assert [r.getMessage() for r in caplog.records] == [
+        f"cache: {g} is unreadable (bad zip); moved to {moved}, recomputing",
+        f"cache: unreadable {tmp_path / 'gone.npz'} (lost); recomputing",
+    ]
+
+
+def test_unwritable_cache_path_is_a_one_line_error(tmp_path):
+    (tmp_path / "file").write_text("not a folder")
+    path = tmp_path / "file" / "e.npz"
+    with pytest.raises(NossError) as err:
+        write_npz(path, {"a": vec(1, 2)})
+    assert str(err.value).startswith(f"--cache-dir: cannot write {path} (")
+    assert str(err.value).endswith(
+        "); free some space or give another --cache-dir (the vectors cached so far are intact)"
+    )
+    assert "Errno" not in str(err.value)  # the OS message, not the exception's repr
+
+
+def test_check_room(tmp_path):
+    check_room(tmp_path / "new" / "deeper", 10, 8)  # nearest existing parent: tmp_path
+    check_room(tmp_path, 0, 1)
+    (tmp_path / "f").write_text("x")
+    with pytest.raises(NossError, match=f"^--cache-dir: {tmp_path / 'f'} is not a writable folder"):
+        check_room(tmp_path / "f", 1, 1)
+    with pytest.raises(NossError, match=f"^--cache-dir: {tmp_path / 'f'} is not a writable"):
+        check_room(tmp_path / "f" / "below", 1, 1)
+    (tmp_path / "x").write_text("#!/bin/sh\n")
+    (tmp_path / "x").chmod(0o755)  # a file even root may "write and execute" is no folder
+    with pytest.raises(NossError, match=f"^--cache-dir: {tmp_path / 'x'} is not a writable"):
+        check_room(tmp_path / "x", 1, 1)
+    n, dim = 10**9, 4096
+    need = 2 * n * (4 * dim + 64) + (16 << 20)
+    assert need > shutil.disk_usage(tmp_path).free
+    with pytest.raises(NossError) as err:
+        check_room(tmp_path, n, dim)
+    msg = str(err.value)
+    assert msg.startswith(f"--cache-dir: {tmp_path} has ")
+    free_mb = int(msg.split(" has ")[1].split(" MB")[0])
+    assert abs(free_mb - (shutil.disk_usage(tmp_path).free >> 20)) < 64
+    assert msg.endswith(
+        f" MB free, the run needs about {need >> 20} MB; free some space or give another"
+        " --cache-dir"
+    )
+    # the margin: 16 MiB plus twice (4 * dim + 64) bytes per vector
+    free = shutil.disk_usage(tmp_path).free
+    fits = (free - (32 << 20)) // (2 * (4 * 1 + 64))
+    check_room(tmp_path, fits, 1)

@@ -141,3 +141,30 @@ def test_config_giving_too_few_frames_is_refused():
         log_mel_windows(np.zeros(100), cfg)
     ok = LogMelConfig(min_seconds=0.5, frames_per_window=48, window_hop_frames=5)
     assert log_mel_windows(np.zeros(8000 + 5 * 160), ok).shape == (2, 48, 64, 1)
+
+
+def test_windows_use_the_given_config_throughout():
+    cfg = LogMelConfig(num_mel_bins=32)
+    x = np.random.RandomState(2).randn(20000).astype(np.float32)
+    w = log_mel_windows(x, cfg)
+    assert w.shape == (2, 96, 32, 1)  # 123 frames
+    np.testing.assert_array_equal(w[1, ..., 0], log_mel(x, cfg)[17:113])
+
+
+def test_exactly_one_window_of_frames_is_enough():
+    cfg = LogMelConfig(min_seconds=0.975)  # 15,600 samples: exactly 96 frames
+    assert cfg.min_samples == 15600
+    assert log_mel_windows(np.zeros(100), cfg).shape == (1, 96, 64, 1)
+
+
+def test_tensorflow_frontend_pads_only_short_audio_and_uses_512_point_fft():
+    tf = pytest.importorskip("tensorflow")
+    from noss_eval.frontend import tf_log_mel_windows
+
+    rng = np.random.RandomState(3)
+    for n in (8000, 400 + 111 * 160 + 159):  # the second is one sample short of 113 frames
+        x = (0.1 * rng.randn(n)).astype(np.float32)
+        got = tf_log_mel_windows(tf.constant(x)).numpy()
+        want = log_mel_windows(x)
+        assert got.shape == want.shape
+        np.testing.assert_allclose(got, want, atol=2e-3)

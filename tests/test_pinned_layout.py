@@ -11,6 +11,7 @@ from noss_eval.layout import (
     clip_id,
     pick_column,
     read_csv,
+    read_text,
     require,
     split_by_speaker,
 )
@@ -25,7 +26,17 @@ def test_require(tmp_path):
 
 def test_audio_files_are_the_audio_suffixes_directly_in_the_folder_sorted(tmp_path):
     assert AUDIO_SUFFIXES == (".wav", ".flac", ".ogg", ".mp3")
-    names = ["b.wav", "a.FLAC", "c.ogg", "d.mp3", "e.txt", "f.wav.bak", "g.Wav"]
+    names = [
+        "b.wav",
+        "a.FLAC",
+        "c.ogg",
+        "d.mp3",
+        "e.txt",
+        "f.wav.bak",
+        "g.Wav",
+        "._b.wav",
+        ".h.mp3",
+    ]
     for name in names:
         (tmp_path / name).write_bytes(b"")
     (tmp_path / "sub").mkdir()
@@ -82,3 +93,36 @@ def test_split_by_speaker_is_tfds_by_speaker(tmp_path):
     tfds = _get_inter_splits_by_group([(str(p), spk) for p, _, spk in entries], list(probs), 0)
     split_of = {item: name for name, items in tfds.items() for item in items}
     assert [c.split for c in other] == [split_of[str(p)] for p, _, _ in entries]
+
+
+def test_read_text(tmp_path):
+    path = tmp_path / "t.txt"
+    path.write_bytes("\ufeffhello\n".encode())
+    assert read_text(path, "x") == "hello\n"
+    path.write_bytes(b"ok\n\xff\xfe")
+    with pytest.raises(NossError, match=f"^{path}: not UTF-8 text \\(byte 3\\); save it as UTF-8$"):
+        read_text(path, "x")
+    with pytest.raises(NossError, match=r"nope.txt: missing \(the list\)$"):
+        read_text(tmp_path / "nope.txt", "the list")
+    with pytest.raises(NossError, match=f"^{tmp_path}: cannot read \\(Is a directory\\)$"):
+        read_text(tmp_path, "x")
+
+
+def test_read_csv_encodings_and_malformed_files(tmp_path):
+    path = tmp_path / "m.csv"
+    path.write_bytes("\ufeffname,label\na.wav,yes\n".encode())
+    assert read_csv(path) == [{"name": "a.wav", "label": "yes"}]
+    path.write_bytes(b"name,label\na.wav,\xe9t\xe9\n")
+    with pytest.raises(
+        NossError, match=f"^{path}: not UTF-8 text \\(byte 17\\); save it as UTF-8$"
+    ):
+        read_csv(path)
+    path.write_text("name,label\n" + "a" * 200_000 + ",x\n")
+    with pytest.raises(NossError, match=f"^{path}: not a readable CSV \\(field larger than"):
+        read_csv(path)
+
+
+def test_read_csv_keeps_line_breaks_inside_quoted_fields(tmp_path):
+    path = tmp_path / "m.csv"
+    path.write_bytes(b'name,note\r\na.wav,"two\r\nlines"\r\n')  # newline="" as csv wants
+    assert read_csv(path) == [{"name": "a.wav", "note": "two\r\nlines"}]

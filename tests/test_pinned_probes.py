@@ -211,8 +211,16 @@ def test_speaker_normalise_known_answer():
     assert out.dtype == np.float64
     np.testing.assert_array_equal(x[0], [1.0, 5.0])  # input untouched
     for bad in (["a", "", "a", "b", "b"], ["a", None, "a", "b", "b"]):
-        with pytest.raises(ValueError, match="needs a speaker for every clip"):
+        with pytest.raises(
+            ValueError, match="^speaker normalisation needs a speaker for every clip$"
+        ):
             speaker_normalise(x, bad)
+    x64 = x.astype(np.float64)
+    before = x64.copy()
+    out64 = speaker_normalise(x64, ["a", "a", "b", "b", "b"])
+    np.testing.assert_array_equal(x64, before)  # a float64 input is not normalised in place
+    assert out64 is not x64
+    np.testing.assert_allclose(out64, expected, atol=1e-4)
 
 
 def test_normalise_applies_l2_before_speaker_norm():

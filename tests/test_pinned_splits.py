@@ -72,6 +72,10 @@ def test_nonempty_boundaries_largest_remainder_and_unnormalised_probs():
     # A zero-weight split still gets one, taken from the largest: 4/2/2/1 -> 3/2/2/1.
     probs = (("a", 2.0), ("b", 1.0), ("c", 1.0), ("d", 0.0))
     assert [e - s for _, s, e in nonempty_boundaries(probs, 8)] == [3, 2, 2, 1]
+    # The leftover goes to the largest remainder, not the smallest value: 9 items at 3 / 0.5 /
+    # 0.5 (sum 4) are exact 6.75 / 1.125 / 1.125, floors 6 / 1 / 1, the ninth to "a" (0.75).
+    probs = (("a", 3.0), ("b", 0.5), ("c", 0.5))
+    assert nonempty_boundaries(probs, 9) == [("a", 0, 7), ("b", 7, 8), ("c", 8, 9)]
     # more splits forced to one than there is room: the minimum is taken from the largest.
     probs = (("a", 0.97), ("b", 0.01), ("c", 0.01), ("d", 0.01))
     assert [e - s for _, s, e in nonempty_boundaries(probs, 5)] == [2, 1, 1, 1]

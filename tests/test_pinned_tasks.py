@@ -86,7 +86,7 @@ def test_crema_d(tmp_path):
     touch(tmp_path / "AudioWAV" / "1001_DFA_ANG.wav")
     with pytest.raises(NossError, match="1001_DFA_ANG.wav: expected <actor>_<sentence>_"):
         crema_d.read(tmp_path)
-    with pytest.raises(NossError, match="CREMA-D AudioWAV/ folder"):
+    with pytest.raises(NossError, match=r"AudioWAV: missing \(CREMA-D AudioWAV/ folder\)$"):
         crema_d.read(tmp_path / "nowhere")
     assert crema_d.TASK.labels == ("NEU", "HAP", "SAD", "ANG", "FEA", "DIS")
     assert crema_d.TASK.tfds.name == "crema_d"
@@ -161,13 +161,16 @@ def test_esc50_errors(tmp_path):
     with pytest.raises(NossError, match="bad row"):
         esc50_hs.read(tmp_path)
     meta.write_text("filename,fold,label,category\n1-1-A-21.wav,1,21,sneezing\n")
-    with pytest.raises(NossError, match="no column named target"):
+    with pytest.raises(NossError, match=f"^{meta}: no column named target"):
+        esc50_hs.read(tmp_path)
+    meta.write_text("filename,fold,category,category_name\n1-1-A-21.wav,1,21,coughing\n")
+    with pytest.raises(NossError, match="class 21 is 'coughing', expected 'sneezing'"):
         esc50_hs.read(tmp_path)
     # an empty category name is not checked
     meta.write_text("filename,fold,target,category\n1-1-A-21.wav,1,21,\n")
     assert [c.label for c in esc50_hs.read(tmp_path)] == ["sneezing"]
     (tmp_path / "audio").rmdir()
-    with pytest.raises(NossError, match="ESC-50 audio/ folder"):
+    with pytest.raises(NossError, match=r"audio: missing \(ESC-50 audio/ folder\)$"):
         esc50_hs.read(tmp_path)
 
 
@@ -218,18 +221,27 @@ def test_mask_with_published_test_labels_and_other_columns(tmp_path):
 
 def test_mask_errors(tmp_path):
     (tmp_path / "lab").mkdir()
-    with pytest.raises(NossError, match="no label CSV found"):
+    with pytest.raises(NossError, match=f"^{tmp_path / 'lab'}: no label CSV found$"):
         mask.read(tmp_path)
     write_mask_labels(tmp_path, [("dev_1.wav", "mask")])
-    with pytest.raises(NossError, match="'dev_1.wav' does not start with train_, devel_ or test_"):
+    with pytest.raises(
+        NossError, match=f"^{tmp_path / 'lab'}: 'dev_1.wav' does not start with train_, devel_"
+    ):
         mask.read(tmp_path)
-    with pytest.raises(NossError, match="ComParE lab/ folder"):
+    with pytest.raises(NossError, match=r"lab: missing \(ComParE lab/ folder\)$"):
         mask.read(tmp_path / "x")
+    write_mask_labels(tmp_path, [("train_1.wav", "mask")], header="name,label")
+    with pytest.raises(NossError, match=f"^{tmp_path / 'lab' / 'labels.csv'}: no column named"):
+        mask.read(tmp_path)
+    write_mask_labels(tmp_path, [("train_1.wav", "mask")], header="file,class")
+    with pytest.raises(NossError, match=f"^{tmp_path / 'lab' / 'labels.csv'}: no column named"):
+        mask.read(tmp_path)
 
 
 def test_savee(tmp_path):
     files = []
-    for spk in ("DC", "JE", "JK", "KL"):
+    speakers = ("DC", "JE", "JK", "KL", "P1", "P2", "P3", "P4", "P5", "P6")
+    for spk in speakers:
         for code in ("a", "d", "f", "h", "n", "sa", "su"):
             files.append((touch(tmp_path / "AudioData" / spk / f"{code}01.wav"), code, spk))
     (tmp_path / "AudioData" / "info.txt").write_text("not a speaker")
@@ -241,17 +253,22 @@ def test_savee(tmp_path):
         Clip(f.relative_to(tmp_path).as_posix(), f, savee.CODES[code], split_of[spk], speaker=spk)
         for f, code, spk in files
     ]
-    assert {c.split for c in clips} == {"train", "validation", "test"}
+    per_split = {s: sum(1 for spk in speakers if split_of[spk] == s) for s in split_of.values()}
+    assert per_split == {"train": 6, "validation": 2, "test": 2}  # 60/20/20, not 70/10/20
     assert savee.CODES["sa"] == "sadness" and savee.CODES["su"] == "surprise"
-    touch(tmp_path / "AudioData" / "DC" / "x01.wav")
-    with pytest.raises(NossError, match="x01.wav: expected <emotion code><nn>.wav"):
+
+
+@pytest.mark.parametrize("name", ["x01.wav", "01.wav", "aX01.wav", "SA01.wav"])
+def test_savee_refuses_unknown_codes(tmp_path, name):
+    touch(tmp_path / "AudioData" / "DC" / "a01.wav")
+    touch(tmp_path / "AudioData" / "DC" / name)
+    with pytest.raises(NossError, match=f"{name}: expected <emotion code><nn>.wav, code one of"):
         savee.read(tmp_path)
-    (tmp_path / "AudioData" / "DC" / "x01.wav").unlink()
-    touch(tmp_path / "AudioData" / "DC" / "01.wav")
-    with pytest.raises(NossError, match="01.wav: expected"):
+
+
+def test_savee_needs_its_folder(tmp_path):
+    with pytest.raises(NossError, match=r"AudioData: missing \(SAVEE AudioData/ folder\)"):
         savee.read(tmp_path)
-    with pytest.raises(NossError, match="SAVEE AudioData/ folder"):
-        savee.read(tmp_path / "x")
 
 
 def write_wav(path, seconds):
@@ -296,7 +313,7 @@ def test_speech_commands(tmp_path):
         ("go/odd.wav", "go", "train", None, 0.0, None),
         ("yes/aa_nohash_0.wav", "yes", "train", "aa", 0.0, None),
         ("yes/bb_nohash_1.wav", "yes", "validation", "bb", 0.0, None),
-        ("test_set/_silence_/ee_nohash_0.wav", "_silence_", "test", "ee", 0.0, None),
+        ("test_set/_silence_/ee_nohash_0.wav", "_silence_", "test", None, 0.0, None),
         ("test_set/_unknown_/ff_nohash_0.wav", "_unknown_", "test", "ff", 0.0, None),
         ("test_set/up/gg_nohash_0.wav", "up", "test", "gg", 0.0, None),
     ]
@@ -307,8 +324,14 @@ def test_speech_commands(tmp_path):
 
 def test_speech_commands_lists_variant(tmp_path):
     speech_commands_layout(tmp_path, test_set=False)
-    with pytest.raises(NossError, match="test_set: missing. TFDS speech_commands tests on"):
+    with pytest.raises(NossError) as err:
         speech_commands.read(tmp_path)
+    assert str(err.value) == (
+        f"{tmp_path / 'test_set'}: missing. TFDS speech_commands tests on the official test "
+        "archive: unpack speech_commands_test_set_v0.02.tar.gz into "
+        f"{tmp_path / 'test_set'}/ (or run --tasks speech_commands_lists to test on "
+        "testing_list.txt, a different task)"
+    )
     clips = [c for c in speech_commands.read_lists(tmp_path) if c.label != "_silence_"]
     assert [(c.clip_id, c.split) for c in clips] == [
         ("bed/cc_nohash_0.wav", "train"),
@@ -320,6 +343,13 @@ def test_speech_commands_lists_variant(tmp_path):
     (tmp_path / "testing_list.txt").unlink()
     with pytest.raises(NossError, match="Speech Commands testing_list.txt"):
         speech_commands.read_lists(tmp_path)
+
+
+def test_speech_commands_needs_its_noise_folder(tmp_path):
+    with pytest.raises(
+        NossError, match=r"_background_noise_: missing \(Speech Commands _background_noise_/\)$"
+    ):
+        speech_commands._silence_clips(tmp_path)
 
 
 def test_speech_commands_silence_needs_more_than_one_second(tmp_path):
@@ -365,6 +395,8 @@ def test_voxceleb1_iden_split(tmp_path):
         "id10001/vid2/00001.wav",
         "id11251/v/1.wav",
     ]
+    with pytest.raises(NossError, match=r"iden_split.txt: missing \(VoxCeleb1 iden_split.txt\)$"):
+        voxceleb1.read(tmp_path / "x")
     for bad in ("4 id10001/v/1.wav\n", "1 id10001/1.wav\n", "1id10001/v/1.wav\n"):
         (tmp_path / "iden_split.txt").write_text(bad)
         with pytest.raises(NossError, match=r"iden_split.txt:1: expected '<1\|2\|3> idXXXXX"):
@@ -396,6 +428,16 @@ def test_voxceleb1_dev_speakers_from_meta(tmp_path, sep):
     (tmp_path / "vox1_meta.csv").write_text("VoxCeleb1 ID,Set\n")
     with pytest.raises(NossError, match="expected columns"):
         voxceleb1.dev_speakers(tmp_path)
+    (tmp_path / "vox1_meta.csv").write_text("")
+    with pytest.raises(NossError, match="expected columns"):
+        voxceleb1.dev_speakers(tmp_path)
+    meta = tmp_path / "vox1_meta.csv"
+    # ragged rows: extra cells (key None) are dropped, missing ones are ""
+    meta.write_text(f"VoxCeleb1 ID{sep}Set\nid10001{sep}dev{sep}extra\nid10002\n")
+    assert voxceleb1.dev_speakers(tmp_path) == {"id10001"}
+    meta.write_text(f"VoxCeleb1 ID{sep}Set\n" + "i" * 200_000 + f"{sep}dev\n")
+    with pytest.raises(NossError, match=f"^{meta}: not a readable CSV \\(field larger"):
+        voxceleb1.dev_speakers(tmp_path)
 
 
 def test_voxceleb1_default_dev_set_is_1211_speakers(tmp_path):
@@ -411,17 +453,22 @@ def voxforge_archive(root, lang, name, files):
 
 
 def test_voxforge(tmp_path, caplog):
-    voxforge_archive(tmp_path, "de", "anna-20100101-abc", ["wav/a1.wav", "wav/a2.wav"])
-    voxforge_archive(tmp_path, "en", "bob-x", ["flac/b1.flac", "etc/README"])
+    voxforge_archive(
+        tmp_path, "de", "anna-20100101-abc", ["wav/a1.wav", "wav/a2.wav", "wav/._a1.wav"]
+    )
+    voxforge_archive(tmp_path, "en", "bob-x", ["flac/b1.flac", "etc/README", "flac/._b1.flac"])
     voxforge_archive(tmp_path, "en", "carl", ["wav/c1.wav"])
     voxforge_archive(tmp_path, "fr", "anna-2011", ["wav/a3.wav"])
-    voxforge_archive(tmp_path, "xx", "zed-1", ["wav/z.wav"])
+    skipped = voxforge_archive(tmp_path, "aa", "zed-1", ["wav/z.wav"])  # sorts first
     for i in range(8):
         voxforge_archive(tmp_path, "it", f"s{i}-1", [f"wav/s{i}.wav"])
     with caplog.at_level(logging.WARNING):
         clips = voxforge.read(tmp_path)
-    assert "language 'xx' is not one of de, en, es, fr, it, ru" in caplog.text
-    assert "1 .flac files not read" in caplog.text
+    assert [r.getMessage() for r in caplog.records] == [
+        f"voxforge: skipped {skipped} (language 'aa' is not one of de, en, es, fr, it, ru)",
+        "voxforge: 1 .flac files not read, as TFDS voxforge reads only .wav "
+        "(--tasks voxforge_all reads them too)",
+    ]
     # "carl" has no "-": TFDS keeps ".tgz" in the speaker
     speakers = ["anna", "bob", "carl.tgz", "anna"] + [f"s{i}" for i in range(8)]
     split_of = tfds_split([(s, s) for s in speakers])
@@ -434,7 +481,7 @@ def test_voxforge(tmp_path, caplog):
     caplog.clear()
     with caplog.at_level(logging.WARNING):
         every = voxforge.read_all(tmp_path)
-    assert ".flac" not in caplog.text.replace("language", "")
+    assert [r.getMessage() for r in caplog.records if ".flac" in r.getMessage()] == []
     assert len(every) == len(clips) + 1
     flac = [c for c in every if c.clip_id.endswith(".flac")]
     assert [(c.label, c.speaker, c.split) for c in flac] == [("en", "bob", split_of["bob"])]

@@ -175,3 +175,18 @@ def test_p_value_of_an_overwhelming_difference_is_tiny_but_never_zero():
     for metric in ("accuracy", "balanced_accuracy"):
         p, _ = paired_p_value(Outcomes(right, classes), Outcomes(wrong, classes), metric)
         assert 0 < p <= 1e-300 and format_p_value(p) == "<1e-300"
+
+
+def test_uar_bootstrap_with_a_class_absent_from_some_resamples_matches_by_hand():
+    """A class with one test clip is missing from about a third of the resamples: those
+    resamples average the recall of the classes they hold (as sklearn's balanced accuracy)."""
+    classes = np.array([0] * 30 + [1] * 9 + [2])
+    correct = np.array([True] * 20 + [False] * 10 + [True] * 5 + [False] * 4 + [True])
+    lo, hi = bootstrap_interval(Outcomes(correct, classes), "balanced_accuracy", n_boot=300, seed=3)
+    rng = np.random.RandomState(3)
+    by_hand = []
+    for start in range(0, 300, 100):
+        for idx in rng.randint(0, 40, size=(min(100, 300 - start), 40)):
+            c, k = correct[idx], classes[idx]
+            by_hand.append(np.mean([c[k == j].mean() for j in np.unique(k)]))
+    assert (lo, hi) == pytest.approx(tuple(np.percentile(by_hand, [2.5, 97.5])))
