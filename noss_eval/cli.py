@@ -35,9 +35,13 @@ subcommands:
 
 --embedder accepts a preset name (trill, frill, ...), a kind (dsp), a .tflite file, a SavedModel
 directory or a TF Hub handle. Embeddings are mean-pooled over time, cached under --cache-dir, and
-probed per task with logistic regression and LDA; the configuration is picked on validation and
-the test split is scored once. Deltas are against TRILL: measured with --reference, otherwise the
-published FRILL-paper numbers (the source is written on every CSV row).
+probed per task with logistic regression and LDA (one row each, plus `best` over both); the
+configuration is picked on validation and the test split is scored once. --protocol noss is the
+papers' recipe (upstream's sklearn models incl. random forests, best test score). Deltas are on
+each task's headline metric (UAR for mask) against TRILL's published numbers, FRILL's
+(--reference frill-published), or an embedder measured on the same clips (--reference trill).
+Tasks named in --tasks may include the opt-in variants speech_commands_lists, voxceleb1_1251 and
+voxforge_all (see --list-tasks).
 """
 
 

@@ -56,5 +56,5 @@ TASK = Task(
     read=read,
     layout="audio/*.wav and meta/esc50.csv (the ESC-50 repository as cloned)",
     folds=FOLDS,
-    notes="5-fold CV on the official folds; per fold: next fold validates, the other 3 train",
+    notes="5-fold CV on the official folds: each test fold scored by a probe fit on the other 4",
 )
