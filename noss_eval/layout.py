@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import io
 from pathlib import Path
 
 from noss_eval.errors import NossError
@@ -33,28 +34,37 @@ def clip_id(root: Path, path: Path, start: float | None = None) -> str:
     return rel if start is None else f"{rel}@{start:.3f}"
 
 
-def read_text(path: Path, what: str) -> str:
-    """A UTF-8 text file (a byte-order mark is fine), or a one-line error naming it."""
+def read_text(path: Path, what: str, newline: str | None = None) -> str:
+    """A UTF-8 text file (a byte-order mark is fine), or a one-line error naming it. `newline`
+    as for `open` ("" keeps line endings, as csv needs)."""
     try:
-        return require(path, what).read_text(encoding="utf-8-sig")
+        with open(require(path, what), encoding="utf-8-sig", newline=newline) as fh:
+            return fh.read()
     except UnicodeDecodeError as exc:
         raise NossError(f"{path}: not UTF-8 text (byte {exc.start}); save it as UTF-8") from None
     except OSError as exc:
         raise NossError(f"{path}: cannot read ({exc.strerror or exc})") from None
 
 
-def read_csv(path: Path) -> list[dict[str, str]]:
-    """Rows of a UTF-8 CSV (a byte-order mark is fine), keys and values stripped."""
+def read_rows(path: Path, what: str, delimiter: str | None = ",") -> list[dict[str, str]]:
+    """Rows of a UTF-8 CSV (a byte-order mark is fine), keys and values stripped, cells beyond the
+    header dropped; `delimiter=None` takes a tab if the header line has one, else a comma."""
+    text = read_text(path, what, newline="")
+    if delimiter is None:
+        delimiter = "\t" if "\t" in text.partition("\n")[0] else ","
     try:
-        with open(require(path, "metadata CSV"), newline="", encoding="utf-8-sig") as fh:
-            rows = list(csv.DictReader(fh))
-    except UnicodeDecodeError as exc:
-        raise NossError(f"{path}: not UTF-8 text (byte {exc.start}); save it as UTF-8") from None
+        rows = list(csv.DictReader(io.StringIO(text, newline=""), delimiter=delimiter))
     except csv.Error as exc:
         raise NossError(f"{path}: not a readable CSV ({exc})") from None
+    return [{k.strip(): (v or "").strip() for k, v in row.items() if k} for row in rows]
+
+
+def read_csv(path: Path) -> list[dict[str, str]]:
+    """A metadata CSV's rows (see `read_rows`); an empty one is an error."""
+    rows = read_rows(path, "metadata CSV")
     if not rows:
         raise NossError(f"{path}: CSV has no rows")
-    return [{k.strip(): (v or "").strip() for k, v in row.items() if k} for row in rows]
+    return rows
 
 
 def pick_column(path: Path, row: dict[str, str], *candidates: str) -> str:

@@ -8,11 +8,10 @@ TFDS set (the one the published numbers use): the speakers whose `Set` is `dev` 
 set (id10270-id10309). `voxceleb1_1251` is the opt-in variant with every speaker.
 """
 
-import csv
 from pathlib import Path
 
 from noss_eval.errors import NossError
-from noss_eval.layout import read_text
+from noss_eval.layout import read_rows, read_text
 from noss_eval.task import Clip, Task, TfdsSpec
 
 SPLIT_CODES = {"1": "train", "2": "validation", "3": "test"}
@@ -43,15 +42,7 @@ def dev_speakers(root: Path) -> frozenset[str]:
     meta = root / META
     if not meta.is_file():
         return frozenset(ALL_SPEAKERS) - TEST_SET_SPEAKERS
-    lines = read_text(meta, "VoxCeleb1 vox1_meta.csv").splitlines()
-    dialect = "excel-tab" if lines and "\t" in lines[0] else "excel"
-    try:
-        rows = [
-            {k.strip(): (v or "").strip() for k, v in r.items() if isinstance(k, str)}
-            for r in csv.DictReader(lines, dialect=dialect)
-        ]
-    except csv.Error as exc:
-        raise NossError(f"{meta}: not a readable CSV ({exc})") from None
+    rows = read_rows(meta, "VoxCeleb1 vox1_meta.csv", delimiter=None)
     if not rows or "VoxCeleb1 ID" not in rows[0] or "Set" not in rows[0]:
         raise NossError(f"{meta}: expected columns 'VoxCeleb1 ID' and 'Set'")
     return frozenset(r.get("VoxCeleb1 ID", "") for r in rows if r.get("Set") == "dev")
