@@ -42,6 +42,18 @@ def atomic_writer(path: Path, binary: bool = False) -> Iterator[IO]:
         raise
 
 
+def nearest_folder(path: Path) -> Path:
+    """`path` itself or its nearest existing ancestor: where a file below it would be created."""
+    folder = Path(path).expanduser()
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    return folder
+
+
+def is_writable_folder(folder: Path) -> bool:
+    return folder.is_dir() and os.access(folder, os.W_OK | os.X_OK)
+
+
 def atomic_write_text(path: Path, text: str) -> None:
     with atomic_writer(path) as fh:
         fh.write(text)

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from noss_eval.atomic import atomic_writer
+from noss_eval.atomic import atomic_writer, is_writable_folder, nearest_folder
 from noss_eval.errors import NossError
 
 log = logging.getLogger(__name__)
@@ -124,10 +124,8 @@ def write_npz(path: Path, entries: dict[str, np.ndarray]) -> None:
 def check_room(root: Path, n_vectors: int, dim: int) -> None:
     """Before the long work: the cache folder (or its nearest existing parent) is a writable
     folder with room for `n_vectors` new vectors (twice: parts, then the consolidated entry)."""
-    folder = Path(root).expanduser()
-    while not folder.exists() and folder != folder.parent:
-        folder = folder.parent
-    if not folder.is_dir() or not os.access(folder, os.W_OK | os.X_OK):
+    folder = nearest_folder(root)
+    if not is_writable_folder(folder):
         raise NossError(f"--cache-dir: {folder} is not a writable folder; give another")
     need = 2 * n_vectors * (4 * dim + 64) + (16 << 20)
     free = shutil.disk_usage(folder).free

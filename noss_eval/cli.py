@@ -285,7 +285,8 @@ def latency_parser() -> argparse.ArgumentParser:
 def frontier_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="noss-eval frontier",
-        description="Plot average accuracy delta vs TRILL against latency (FRILL paper style), "
+        description="Plot the average delta vs TRILL (each task's headline metric) against "
+        "latency (FRILL paper style), "
         "highlight the Pareto frontier, dim strictly-worse models, print the frontier.",
     )
     p.add_argument("leaderboard", type=Path, metavar="CSV")

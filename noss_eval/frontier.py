@@ -22,7 +22,7 @@ class Point:
     embedder: str
     sha256: str
     latency_ms: float
-    quality: float  # mean delta vs reference, accuracy points
+    quality: float  # mean delta vs reference, headline points (UAR for mask, else accuracy)
     on_frontier: bool = False
 
 
@@ -129,7 +129,7 @@ def plot(points: list[Point], tasks: list[str], out: Path, title: str) -> None:
     ax.xaxis.set_minor_formatter(plain if narrow else matplotlib.ticker.NullFormatter())
     ax.tick_params(axis="x", which="minor", labelsize=7)
     ax.set_xlabel("latency per 0.96 s window, 1 thread (ms, log scale)")
-    ax.set_ylabel("average accuracy delta vs TRILL (points)")
+    ax.set_ylabel("average delta vs TRILL (headline points)")
     ax.set_title(title, fontsize=10)
     ax.text(
         0.01,

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from noss_eval.atomic import atomic_write_text, locked
+from noss_eval.atomic import atomic_write_text, is_writable_folder, locked, nearest_folder
 from noss_eval.errors import NossError, ResultsNotSaved
 from noss_eval.results import ProbeResult, RunStamp
 from noss_eval.stats import format_p_value
@@ -160,10 +160,8 @@ def read_leaderboard(path: Path) -> list[dict[str, str]]:
 def check_writable(path: Path, option: str = "--leaderboard") -> None:
     """Before the long work: `path` can be created or replaced (its folder exists or can be made,
     and is writable)."""
-    folder = path.parent
-    while not folder.exists() and folder != folder.parent:
-        folder = folder.parent
-    if not folder.is_dir() or not os.access(folder, os.W_OK | os.X_OK):
+    folder = nearest_folder(path.parent)
+    if not is_writable_folder(folder):
         raise NossError(f"{option}: cannot write {path} ({folder} is not a writable folder)")
     if path.is_dir():
         raise NossError(f"{option}: {path} is a folder, not a file; give a file path")
@@ -290,7 +288,7 @@ def _write_fallback(path: Path, rows: Sequence[dict[str, Any]], record: dict[str
         target = folder / name
         try:
             write_leaderboard(target, list(rows))
-            atomic_write_text(target.with_suffix(".runs.jsonl"), json.dumps(record, default=str))
+            atomic_write_text(runs_path(target), json.dumps(record, default=str))
             return target
         except OSError:
             continue

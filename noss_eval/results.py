@@ -90,4 +90,3 @@ class RunStamp:
     run_id: str
     noss_eval_version: str
     created: str
-    references_apply: bool = True  # False on synthetic data: published deltas mean nothing

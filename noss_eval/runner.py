@@ -154,12 +154,11 @@ def score_task(
         )
     window = getattr(embedder, "window_seconds", NOSS_WINDOW_SECONDS)
     warnings = survey(task.name, clips, window) if data.source == "layout" else ""
-    data_fingerprint = data.fingerprint()
     settings = json.dumps(embedder.settings, sort_keys=True, default=str)
     return [
         replace(
             r,
-            data_fingerprint=data_fingerprint,
+            data_fingerprint=data.fingerprint,  # computed once per dataset
             audio_warnings=warnings,
             embedder_settings=settings,
         )

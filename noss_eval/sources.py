@@ -7,6 +7,7 @@ import hashlib
 import logging
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -29,6 +30,7 @@ class Dataset:
     source: str
     cache_namespace: str
 
+    @cached_property
     def fingerprint(self) -> str:
         """A hash of the clips (ids, splits, labels, segment, file sizes): another copy of the
         data, or another split of it, gets another fingerprint."""
