@@ -81,9 +81,9 @@ class TFLiteEmbedder:
         ] + [
             f"output '{d['name']}' {_shape(d)} {np.dtype(d['dtype']).name}"
             + ("  <- used" if d["name"] == self._output["name"] else "")
-            for d in self._interpreter.get_output_details()
+            for d in outputs
         ]
-        if self._output["name"] not in {d["name"] for d in self._interpreter.get_output_details()}:
+        if self._output["name"] not in {d["name"] for d in outputs}:
             self.tensors.append(f"tensor '{self._output['name']}' {_shape(self._output)}  <- used")
         self._input = inputs[0]
         self._shape = tuple(int(d) for d in self._input["shape_signature"])
