@@ -10,6 +10,7 @@ read from there afterwards. `call` names the model's calling convention:
 
 from __future__ import annotations
 
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -67,13 +68,17 @@ class SavedModelEmbedder:
         self.settings: dict[str, Any] = {"kind": "savedmodel", "call": call, "output": output}
         if call == "logmel_windows":
             self.settings["frontend"] = LOGMEL_VERSION
-        self._call, self._output = call, output
+        self._call, self._output, self._threads = call, output, threads
+
+    @cached_property
+    def _model(self) -> Any:
+        """Loaded on first use: a run whose every vector is cached never imports TensorFlow."""
         import tensorflow as tf
 
-        if threads:
-            _limit_tf_threads(tf, threads)
+        if self._threads:
+            _limit_tf_threads(tf, self._threads)
         try:
-            self._model = tf.saved_model.load(str(self.directory))
+            return tf.saved_model.load(str(self.directory))
         except Exception as exc:
             raise NossError(
                 f"{self.directory}: cannot load SavedModel ({str(exc).splitlines()[0]})"

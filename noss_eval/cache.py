@@ -21,7 +21,12 @@ from pathlib import Path
 
 import numpy as np
 
-from noss_eval.atomic import atomic_writer, is_writable_folder, nearest_folder
+from noss_eval.atomic import (
+    atomic_write_text,
+    atomic_writer,
+    is_writable_folder,
+    nearest_folder,
+)
 from noss_eval.errors import NossError
 
 log = logging.getLogger(__name__)
@@ -35,6 +40,16 @@ class EmbeddingCache:
     def path(self, fingerprint: str, task: str, split: str, preprocessing: str) -> Path:
         tag = hashlib.sha256(preprocessing.encode()).hexdigest()[:12]
         return self.root / fingerprint[:16] / task / f"{split}-{tag}.npz"
+
+    def known_dim(self, fingerprint: str) -> int | None:
+        """The output dimension the embedder had when it was last checked, if recorded."""
+        try:
+            return int((self.root / fingerprint[:16] / "dim").read_text())
+        except (OSError, ValueError):
+            return None
+
+    def record_dim(self, fingerprint: str, dim: int) -> None:
+        atomic_write_text(self.root / fingerprint[:16] / "dim", str(dim))
 
     def parts(self, path: Path) -> list[Path]:
         return sorted(path.parent.glob(f"{path.stem}.part-*.npz"))
@@ -54,6 +69,18 @@ class EmbeddingCache:
                 continue
             entries.update(vectors)
         return entries
+
+    def keys(self, path: Path) -> set[str]:
+        """The clip keys the entry holds, reading only the ids (an unreadable file counts as
+        empty here; `load` quarantines it)."""
+        keys: set[str] = set()
+        for file in [path, *self.parts(path)]:
+            try:
+                with np.load(file, allow_pickle=False) as data:
+                    keys.update(data["ids"].tolist())
+            except Exception:  # absent, or corrupt in any of the ways `read_npz` reports
+                continue
+        return keys
 
     def save_part(self, path: Path, entries: dict[str, np.ndarray]) -> None:
         """Add `entries` to the cache entry at `path` without rewriting what is there."""

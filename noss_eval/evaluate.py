@@ -17,19 +17,21 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
+from joblib import Parallel, delayed
 
 from noss_eval.extract import Extraction
 from noss_eval.probes import (
     BEST,
     FAMILIES,
     PROTOCOLS,
+    Fitted,
     Part,
     ProbeConfig,
     Protocol,
     Scored,
     choose_solver,
-    fit,
-    score,
+    fit_matrix,
+    score_matrix,
 )
 from noss_eval.progress import Meter
 from noss_eval.results import Predictions, ProbeResult
@@ -90,26 +92,87 @@ def plan_rounds(task: Task, ex: Extraction, select_on: str) -> list[Round]:
     return plan
 
 
-class _Fits:
-    """Each (configuration, training part) fitted once per task, with a progress bar."""
+@dataclass(frozen=True)
+class _Job:
+    """Fit `cfg` on `train` (once per task), score it on `evaluate`; `keep` the model when it
+    may be scored again (on test, once chosen)."""
 
-    def __init__(self, seed: int, total: int, progress: bool, desc: str) -> None:
-        self.seed, self._models = seed, {}
+    cfg: ProbeConfig
+    train: Part
+    evaluate: Part
+    keep: bool = False
+
+
+class _Fits:
+    """Runs jobs: those of one normalisation (L2, speaker) together, sharing its matrices, on
+    `workers` threads (the fits release the GIL in BLAS and Cython); each (configuration,
+    training part) is fitted once per task. Results are in job order whatever the workers."""
+
+    def __init__(self, seed: int, total: int, progress: bool, desc: str, workers: int) -> None:
+        self.seed, self.workers = seed, workers
+        self.backend = "threading"
+        self._models: dict[tuple[ProbeConfig, int], Fitted] = {}
         self.bar = Meter(total, desc, "fit", progress)
 
-    def score(self, cfg: ProbeConfig, train: Part, evaluate: Part, keep: bool = False) -> Scored:
-        key = (cfg, id(train))
-        model = self._models.get(key)
-        if model is None:
-            model = fit(cfg, train, self.seed)
-            self.bar.update()
-            if keep:
-                self._models[key] = model
-        return score(model, cfg, evaluate)
+    def score_all(self, jobs: Sequence[_Job]) -> list[Scored]:
+        results: dict[_Key, Scored] = {}
+        by_norm: dict[tuple[bool, bool], dict[_Key, _Job]] = {}
+        for job in jobs:
+            norm = (job.cfg.l2, job.cfg.speaker_norm)
+            by_norm.setdefault(norm, {})[_key(job)] = job
+        for batch in by_norm.values():
+            prepared: dict[int, np.ndarray] = {}
+            for job in batch.values():
+                parts = [job.evaluate]
+                if (job.cfg, id(job.train)) not in self._models:
+                    parts.append(job.train)
+                for part in parts:
+                    if id(part) not in prepared:
+                        prepared[id(part)] = part.prepared(job.cfg)
+            done = Parallel(n_jobs=self.workers, backend=self.backend, return_as="generator")(
+                delayed(_fit_and_score)(
+                    job.cfg,
+                    self.seed,
+                    self._models.get((job.cfg, id(job.train))),
+                    prepared.get(id(job.train)),
+                    job.train.y,
+                    prepared[id(job.evaluate)],
+                    job.evaluate.y,
+                )
+                for job in batch.values()
+            )
+            for (key, job), (scored, model) in zip(batch.items(), done, strict=True):
+                results[key] = scored
+                if (job.cfg, id(job.train)) not in self._models:
+                    self.bar.update()
+                    if job.keep:
+                        self._models[(job.cfg, id(job.train))] = model
+        return [results[_key(job)] for job in jobs]
 
     def close(self) -> None:
         self.bar.close()
         self._models.clear()
+
+
+_Key = tuple[ProbeConfig, int, int]
+
+
+def _fit_and_score(
+    cfg: ProbeConfig,
+    seed: int,
+    model: Fitted | None,
+    x_train: np.ndarray | None,
+    y_train: np.ndarray,
+    x_evaluate: np.ndarray,
+    y_evaluate: np.ndarray,
+) -> tuple[Scored, Fitted]:
+    """One job, in a worker: fit (unless `model` is given), then score."""
+    model = model or fit_matrix(cfg, x_train, y_train, seed)
+    return score_matrix(model, x_evaluate, y_evaluate), model
+
+
+def _key(job: _Job) -> _Key:
+    return (job.cfg, id(job.train), id(job.evaluate))
 
 
 def _pick(scores: dict[ProbeConfig, float], grid: Sequence[ProbeConfig]) -> ProbeConfig:
@@ -129,9 +192,11 @@ def evaluate_task(
     solver: str = "auto",
     progress: bool = False,
     identity: tuple[str, str, str] = ("", "", ""),
+    workers: int = 1,
 ) -> list[ProbeResult]:
     """One `ProbeResult` per probe family of the protocol's grid, then the best over all of
-    them. `identity` is (embedder name, sha256, fingerprint) for the results."""
+    them. `identity` is (embedder name, sha256, fingerprint) for the results; `workers`
+    threads fit configurations in parallel (the results do not depend on it)."""
     plan = plan_rounds(task, ex, protocol.select_on)
     grid = probe_grid(ex, protocol, solver, max(len(r.train.y) for r in plan))
     headline = task.headline
@@ -140,7 +205,7 @@ def evaluate_task(
     per_round = max(1, len(plan[0].selection))
     refits = len(plan) * len(families) if task.folds and protocol.select_on != "test" else 0
     total = len(plan) * len(grid) * per_round + refits  # `best` reuses a family's refit
-    fits = _Fits(seed, total, progress, f"{task.name} probes")
+    fits = _Fits(seed, total, progress, f"{task.name} probes", workers)
     try:
         pick = _pick_on_test if protocol.select_on == "test" else _pick_on_validation
         chosen, validation, tested = pick(fits, plan, groups, headline)
@@ -173,7 +238,8 @@ def _pick_on_test(fits: _Fits, plan: list[Round], groups: Groups, headline: str)
     """Paper mode: every configuration scored on test; per group, the one with the best mean
     test score over the rounds (one configuration for all folds)."""
     grid = groups[BEST]
-    tested = [{cfg: fits.score(cfg, r.train, r.test) for cfg in grid} for r in plan]
+    scored = iter(fits.score_all([_Job(cfg, r.train, r.test) for r in plan for cfg in grid]))
+    tested = [{cfg: next(scored) for cfg in grid} for r in plan]
     mean = {cfg: float(np.mean([t[cfg].metrics[headline] for t in tested])) for cfg in grid}
     chosen = {name: [_pick(mean, g)] * len(plan) for name, g in groups.items()}
     scores = {name: [t[c] for t, c in zip(tested, chosen[name], strict=True)] for name in groups}
@@ -183,19 +249,18 @@ def _pick_on_test(fits: _Fits, plan: list[Round], groups: Groups, headline: str)
 def _pick_on_validation(fits: _Fits, plan: list[Round], groups: Groups, headline: str) -> Picks:
     """Default protocol: per round and group, the best configuration on the round's selection
     pairs, then only that one scored on the round's test part."""
-    selected = [_selection_scores(fits, r, groups[BEST], headline) for r in plan]
+    selected = _selection_scores(fits, plan, groups[BEST], headline)
     chosen = {name: [_pick(s, g) for s in selected] for name, g in groups.items()}
     validation = {
         name: float(np.mean([s[c] for s, c in zip(selected, chosen[name], strict=True)]))
         for name in groups
     }
-    scores = {
-        name: [
-            fits.score(c, r.train, r.test, keep=True)
-            for r, c in zip(plan, chosen[name], strict=True)
-        ]
+    tests = {
+        name: [_Job(c, r.train, r.test, keep=True) for r, c in zip(plan, chosen[name], strict=True)]
         for name in groups
     }
+    scored = iter(fits.score_all([job for jobs in tests.values() for job in jobs]))
+    scores = {name: [next(scored) for _ in jobs] for name, jobs in tests.items()}
     return chosen, validation, scores
 
 
@@ -212,18 +277,19 @@ def probe_grid(ex: Extraction, protocol: Protocol, solver: str, n_train: int) ->
 
 
 def _selection_scores(
-    fits: _Fits, r: Round, grid: Sequence[ProbeConfig], headline: str
-) -> dict[ProbeConfig, float]:
-    """Mean headline score of each configuration over the round's selection pairs. A model fitted
-    on the round's own training part is kept: it is the one scored on test if chosen."""
-    return {
-        cfg: float(
-            np.mean(
-                [fits.score(cfg, a, b, keep=a is r.train).metrics[headline] for a, b in r.selection]
-            )
-        )
-        for cfg in grid
-    }
+    fits: _Fits, plan: list[Round], grid: Sequence[ProbeConfig], headline: str
+) -> list[dict[ProbeConfig, float]]:
+    """Per round, the mean headline score of each configuration over its selection pairs. A
+    model fitted on the round's own training part is kept: it is the one scored on test if
+    chosen."""
+    jobs = [
+        _Job(cfg, a, b, keep=a is r.train) for r in plan for cfg in grid for a, b in r.selection
+    ]
+    scored = iter(fits.score_all(jobs))
+    return [
+        {cfg: float(np.mean([next(scored).metrics[headline] for _ in r.selection])) for cfg in grid}
+        for r in plan
+    ]
 
 
 def _summarise(

@@ -6,6 +6,7 @@ import logging
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 
@@ -42,6 +43,24 @@ def cache_key(clip: Clip) -> str:
     return f"{clip.clip_id}|{st.st_size}|{st.st_mtime_ns}"
 
 
+def entry_paths(
+    embedder: Embedder, task_name: str, clips: Sequence[Clip], cache: EmbeddingCache
+) -> dict[str, Path]:
+    """The cache entry of each split of `clips`."""
+    key = fingerprint(embedder)
+    preprocessing = f"{PREPROCESSING_VERSION}|{POOLING}|{embedder.sample_rate}"
+    return {s: cache.path(key, task_name, s, preprocessing) for s in {c.split for c in clips}}
+
+
+def uncached(
+    embedder: Embedder, task_name: str, clips: Sequence[Clip], cache: EmbeddingCache
+) -> int:
+    """How many of `clips` have no vector in the cache (read from the entries' ids only)."""
+    paths = entry_paths(embedder, task_name, clips, cache)
+    keys = {s: cache.keys(path) for s, path in paths.items()}
+    return sum(cache_key(c) not in keys[c.split] for c in clips)
+
+
 def extract(
     embedder: Embedder,
     task_name: str,
@@ -62,9 +81,7 @@ def extract(
     (so `kill -9` loses at most that much work), and on any exception or interrupt. `dim`, when
     known, is the embedder's output dimension: cached vectors of another are quarantined."""
     engine = engine or LocalEngine(embedder)
-    key = fingerprint(embedder)
-    preprocessing = f"{PREPROCESSING_VERSION}|{POOLING}|{embedder.sample_rate}"
-    paths = {s: cache.path(key, task_name, s, preprocessing) for s in {c.split for c in clips}}
+    paths = entry_paths(embedder, task_name, clips, cache)
     stored = {s: cache.load(path, dim) for s, path in paths.items()}
     keyed = [(c, cache_key(c)) for c in clips]
     todo = {c.clip_id: (c, k) for c, k in keyed if k not in stored[c.split]}

@@ -10,16 +10,19 @@ import json
 import logging
 from dataclasses import asdict
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from noss_eval import __version__
 from noss_eval.atomic import atomic_write_text
 from noss_eval.cache import quarantine
-from noss_eval.extract import Extraction
-from noss_eval.probes import Protocol
 from noss_eval.results import Predictions, ProbeResult
-from noss_eval.task import Task
+
+if TYPE_CHECKING:
+    from noss_eval.extract import Extraction
+    from noss_eval.probes import Protocol
+    from noss_eval.task import Task
 
 log = logging.getLogger(__name__)
 FORMAT = "probe-results-v1"
@@ -28,10 +31,10 @@ FORMAT = "probe-results-v1"
 def _code_version() -> str:
     """A hash of the source of every module that computes a probe result: a code change
     invalidates cached results even when the package version stays the same."""
-    from noss_eval import evaluate, probes, softmax, stats
+    from noss_eval import evaluate, lda, probes, softmax, stats
 
     digest = hashlib.sha256()
-    for module in (evaluate, probes, softmax, stats):
+    for module in (evaluate, lda, probes, softmax, stats):
         digest.update(Path(module.__file__).read_bytes())
     return digest.hexdigest()[:16]
 

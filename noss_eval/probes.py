@@ -20,14 +20,8 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
-from sklearn.discriminant_analysis import LinearDiscriminantAnalysis
-from sklearn.ensemble import RandomForestClassifier
-from sklearn.linear_model import LogisticRegression
-from sklearn.pipeline import make_pipeline
-from sklearn.preprocessing import StandardScaler
 
 from noss_eval.errors import NossError
-from noss_eval.softmax import SoftmaxRegression
 from noss_eval.stats import classification_metrics
 
 FAMILIES = ("logistic", "lda", "forest")
@@ -130,6 +124,16 @@ def choose_solver(
 
 
 def make_classifier(cfg: ProbeConfig, seed: int):
+    """The scikit-learn estimator of `cfg` (sklearn is imported here, when a probe is fitted:
+    a run whose probe results are all cached never loads it)."""
+    from sklearn.ensemble import RandomForestClassifier
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    from noss_eval.lda import ShrunkLDA
+    from noss_eval.softmax import SoftmaxRegression
+
     if cfg.family == "logistic" and cfg.solver == "adam":
         fast = SoftmaxRegression(C=cfg.C, class_weight=cfg.class_weight, random_state=seed)
         return make_pipeline(StandardScaler(), fast) if cfg.standardize else fast
@@ -144,7 +148,7 @@ def make_classifier(cfg: ProbeConfig, seed: int):
         )
         return make_pipeline(StandardScaler(), lr) if cfg.standardize else lr
     if cfg.family == "lda":
-        return LinearDiscriminantAnalysis(solver="lsqr", shrinkage="auto")
+        return ShrunkLDA()  # = LinearDiscriminantAnalysis(solver="lsqr", shrinkage="auto")
     if cfg.family == "forest":
         return RandomForestClassifier(
             n_estimators=100, class_weight=cfg.class_weight, random_state=seed
@@ -209,24 +213,33 @@ class Fitted:
 
 
 def fit(cfg: ProbeConfig, train: Part, seed: int) -> Fitted:
-    """Fit on integer class indices, as upstream does (`sklearn_utils.py` feeds label indices).
-    It also sidesteps scikit-learn 1.9's forests, which reject string labels with 'balanced'."""
-    classes, y = np.unique(train.y, return_inverse=True)
-    model = make_classifier(cfg, seed)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # convergence and collinearity warnings on tiny sets
-        model.fit(train.prepared(cfg), y)
-    return Fitted(model, classes)
+    return fit_matrix(cfg, train.prepared(cfg), train.y, seed)
 
 
 def score(fitted: Fitted, cfg: ProbeConfig, evaluate: Part) -> Scored:
+    return score_matrix(fitted, evaluate.prepared(cfg), evaluate.y)
+
+
+def fit_matrix(cfg: ProbeConfig, x: np.ndarray, labels: np.ndarray, seed: int) -> Fitted:
+    """Fit on already normalised `x`, on integer class indices as upstream does
+    (`sklearn_utils.py` feeds label indices); it also sidesteps scikit-learn 1.9's forests,
+    which reject string labels with 'balanced'."""
+    classes, y = np.unique(labels, return_inverse=True)
+    model = make_classifier(cfg, seed)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # convergence and collinearity warnings on tiny sets
+        model.fit(x, y)
+    return Fitted(model, classes)
+
+
+def score_matrix(fitted: Fitted, x: np.ndarray, labels: np.ndarray) -> Scored:
+    """Score on already normalised `x` against the true `labels`."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        x = evaluate.prepared(cfg)
         y_pred = fitted.classes[fitted.model.predict(x)]
         binary = len(fitted.classes) == 2
         scores = fitted.model.predict_proba(x)[:, 1] if binary else None
-    return Scored(classification_metrics(evaluate.y, y_pred, scores), y_pred)
+    return Scored(classification_metrics(labels, y_pred, scores), y_pred)
 
 
 def concat(parts: Sequence[Part]) -> Part:

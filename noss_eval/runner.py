@@ -18,8 +18,7 @@ from noss_eval.check import CheckReport, check_embedder
 from noss_eval.embedder import Embedder, fingerprint, resolve_embedder
 from noss_eval.engines import EmbedderRecipe, Engine, LocalEngine, ProcessEngine
 from noss_eval.errors import AudioError, NossError
-from noss_eval.evaluate import evaluate_task
-from noss_eval.extract import extract
+from noss_eval.extract import extract, uncached
 from noss_eval.leaderboard import preflight, save_results, to_row
 from noss_eval.probe_cache import ProbeResultCache, results_key
 from noss_eval.probes import PROTOCOLS
@@ -144,6 +143,8 @@ def score_task(
     key = results_key(task, ex, protocol, config.probe_solver, config.seed, identity)
     results = probes.load(key)
     if results is None:
+        from noss_eval.evaluate import evaluate_task  # sklearn, only when probes are fitted
+
         results = evaluate_task(
             task, ex, config.seed, protocol, config.probe_solver, config.progress, identity
         )
@@ -200,10 +201,24 @@ def _run(config: RunConfig, registry: Mapping[str, Task]) -> list[dict[str, Any]
         )
     if config.leaderboard is not None:
         preflight(config.leaderboard)
-    dims = {id(e): check_on_first_clip(e, datasets[0]).dim for e in (embedder, reference) if e}
-    n_clips = sum(len(d.clips) for d in datasets)
-    check_room(config.cache_dir, n_clips * len(dims), max(dims.values()))
     cache = EmbeddingCache(config.cache_dir)
+    dims: dict[int, int] = {}
+    todo = 0
+    for e in (embedder, reference):
+        if e is None:
+            continue
+        missing = sum(uncached(e, d.cache_namespace, d.clips, cache) for d in datasets)
+        known = cache.known_dim(fingerprint(e))
+        # An embedder with vectors to compute is checked on one real clip first; one whose
+        # every vector is cached is never run (nor, where its kind loads lazily, loaded).
+        if missing or known is None:
+            known = check_on_first_clip(e, datasets[0]).dim
+        dims[id(e)], todo = known, todo + missing
+    if todo:
+        check_room(config.cache_dir, todo, max(dims.values()))
+    for e in (embedder, reference):
+        if e is not None:
+            cache.record_dim(fingerprint(e), dims[id(e)])
     run_id = uuid.uuid4().hex[:12]
     stamp = RunStamp(
         seed=config.seed,

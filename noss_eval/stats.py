@@ -11,14 +11,6 @@ import warnings
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.stats import binomtest
-from sklearn.metrics import (
-    accuracy_score,
-    balanced_accuracy_score,
-    f1_score,
-    roc_auc_score,
-    roc_curve,
-)
 
 N_BOOTSTRAP = 1000
 # Sums of class weights that differ by less than this count as equal: rounding the running sums
@@ -34,6 +26,8 @@ def classification_metrics(
 ) -> dict[str, float]:
     """Accuracy, balanced accuracy (UAR), macro-F1; AUC and EER when `positive_scores` are given
     (binary tasks: a score for the second of the sorted classes, higher = more positive)."""
+    from sklearn.metrics import accuracy_score, balanced_accuracy_score, f1_score, roc_auc_score
+
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # predicted classes absent from y_true
         out = {
@@ -54,6 +48,8 @@ def equal_error_rate(is_positive: np.ndarray, scores: np.ndarray) -> float:
     of two equally close points, the one at the higher threshold, as upstream's ascending scan).
     Every threshold is kept: `drop_intermediate` would remove the crossing points. Tied scores
     are one threshold here (upstream's per-sample scan depends on the sort order of ties)."""
+    from sklearn.metrics import roc_curve
+
     fpr, tpr, _ = roc_curve(is_positive, scores, drop_intermediate=False)
     gap = np.round(np.abs((1.0 - tpr) - fpr), 12)[::-1]  # ascending threshold, as upstream
     i = len(gap) - 1 - int(np.nanargmin(gap))
@@ -182,6 +178,8 @@ def paired_p_value(a: Outcomes, b: Outcomes, metric: str = "accuracy") -> tuple[
         m = int(only_a.sum() + only_b.sum())
         if m == 0:
             return 1.0, "mcnemar-exact"
+        from scipy.stats import binomtest
+
         return max(float(binomtest(int(only_a.sum()), m, 0.5).pvalue), P_FLOOR), "mcnemar-exact"
     weights = a.weights(metric)
     per_class = []
