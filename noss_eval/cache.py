@@ -17,7 +17,10 @@ import os
 import shutil
 import time
 import uuid
+import zipfile
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
+from typing import IO
 
 import numpy as np
 
@@ -87,34 +90,122 @@ class EmbeddingCache:
         if entries:
             write_npz(path.parent / f"{path.stem}.part-{uuid.uuid4().hex}.npz", entries)
 
+    def width(self, paths: Iterable[Path]) -> int | None:
+        """The vector width of the first entry file there is, read from its header alone."""
+        for file in (f for path in paths for f in [path, *self.parts(path)]):
+            try:
+                with zipfile.ZipFile(file) as zf, zf.open("embeddings.npy") as fh:
+                    shape = _read_header(fh)[0]
+            except Exception:  # absent or unreadable: `load_into` reports it
+                continue
+            if len(shape) == 2:
+                return int(shape[1])
+        return None
+
+    def load_into(self, path: Path, rows: Mapping[str, int], out: np.ndarray) -> set[str]:
+        """Copy the entry's vectors of the keys in `rows` into those rows of `out`, a block at
+        a time (never a second copy of the entry in memory); the keys found. A file that is
+        unreadable, inconsistent or not of `out`'s width is quarantined, its keys not found."""
+        found: set[str] = set()
+        for file in [path, *self.parts(path)]:
+            copied: list[str] = []
+            try:
+                for ids, block in read_blocks(file, out.shape[1]):
+                    for key, vector in zip(ids, block, strict=True):
+                        if key in rows:
+                            out[rows[key]] = vector
+                            copied.append(key)
+            except FileNotFoundError:
+                continue
+            except Exception as exc:  # a corrupt zip fails in many ways
+                quarantine(file, self.root, f"{type(exc).__name__}: {exc}")
+                found.difference_update(copied)
+                continue
+            found.update(copied)
+        return found
+
     def consolidate(self, path: Path) -> None:
+        """Fold the parts into the main file (a later file wins for a key it shares), a block at
+        a time; unreadable or inconsistent files are quarantined, not folded in."""
         parts = self.parts(path)
-        if parts:
-            write_npz(path, self.load(path))
-            for part in parts:
-                part.unlink(missing_ok=True)
+        if not parts:
+            return
+        files, owner, width = [path, *parts], {}, None
+        for i, file in enumerate(files):
+            try:
+                for ids, block in read_blocks(file, width):
+                    width = block.shape[1]
+                    owner.update(dict.fromkeys(ids, i))
+            except FileNotFoundError:
+                continue
+            except Exception as exc:
+                quarantine(file, self.root, f"{type(exc).__name__}: {exc}")
+                owner = {k: v for k, v in owner.items() if v != i}
+
+        def rows() -> Iterator[tuple[str, np.ndarray]]:
+            for i in sorted(set(owner.values())):
+                for ids, block in read_blocks(files[i], width):
+                    yield from ((k, v) for k, v in zip(ids, block, strict=True) if owner[k] == i)
+
+        if owner:
+            _write_rows(path, len(owner), width, rows())
+        for part in parts:
+            part.unlink(missing_ok=True)
+
+
+BLOCK_ROWS = 4096  # vectors read or written at a time
+
+
+def _read_header(fh: IO[bytes]) -> tuple[tuple[int, ...], bool, np.dtype]:
+    version = np.lib.format.read_magic(fh)
+    if version == (1, 0):
+        return np.lib.format.read_array_header_1_0(fh)
+    return np.lib.format.read_array_header_2_0(fh)
+
+
+def read_blocks(path: Path, width: int | None = None) -> Iterator[tuple[list[str], np.ndarray]]:
+    """The ids and vectors of one cache file, `BLOCK_ROWS` at a time, each block checked
+    (strings for ids, finite float vectors of one `width`); ValueError where it is not,
+    FileNotFoundError where there is no file."""
+    if not path.exists() and not path.is_symlink():
+        raise FileNotFoundError(path)
+    if not path.is_file():
+        raise ValueError("not a regular file")
+    with zipfile.ZipFile(path) as zf:
+        with zf.open("ids.npy") as fh:
+            ids = np.lib.format.read_array(fh, allow_pickle=False)
+        if ids.ndim != 1 or ids.dtype.kind != "U":
+            raise ValueError(f"ids are {ids.dtype} of shape {ids.shape}, not a list of strings")
+        with zf.open("embeddings.npy") as fh:
+            shape, fortran, dtype = _read_header(fh)
+            if len(shape) != 2 or shape[0] != len(ids) or dtype.kind != "f" or fortran:
+                raise ValueError(f"vectors of shape {shape} for {len(ids)} ids")
+            if width is not None and shape[1] != width:
+                raise ValueError(f"{shape[1]}-d vectors where {width}-d are expected")
+            for start in range(0, len(ids), BLOCK_ROWS):
+                n = min(BLOCK_ROWS, len(ids) - start)
+                data = fh.read(n * shape[1] * dtype.itemsize)
+                block = np.frombuffer(data, dtype).reshape(-1, shape[1])
+                if len(block) != n:
+                    raise ValueError(f"{start + len(block)} of {len(ids)} vectors in the file")
+                if not np.all(np.isfinite(block)):
+                    raise ValueError("non-finite vectors")
+                yield ids[start : start + n].tolist(), block.astype(np.float32, copy=False)
 
 
 def read_npz(path: Path, root: Path | None = None) -> dict[str, np.ndarray]:
     """The vectors of one cache file; {} when it is absent. Anything unreadable or inconsistent
     is quarantined (under `root`, default the file's folder), never trusted."""
-    if not path.exists() and not path.is_symlink():
-        return {}
+    entries: dict[str, np.ndarray] = {}
     try:
-        if not path.is_file():
-            raise ValueError("not a regular file")
-        with np.load(path, allow_pickle=False) as data:
-            ids, vectors = data["ids"], data["embeddings"]
-        if ids.ndim != 1 or ids.dtype.kind != "U":
-            raise ValueError(f"ids are {ids.dtype} of shape {ids.shape}, not a list of strings")
-        if vectors.ndim != 2 or len(vectors) != len(ids) or vectors.dtype.kind != "f":
-            raise ValueError(f"vectors of shape {vectors.shape} for {len(ids)} ids")
-        if not np.all(np.isfinite(vectors)):
-            raise ValueError("non-finite vectors")
-        return dict(zip(ids.tolist(), vectors, strict=True))
+        for ids, block in read_blocks(path):
+            entries.update(zip(ids, block, strict=True))
+    except FileNotFoundError:
+        return {}
     except Exception as exc:  # a corrupt zip fails in many ways (BadZipFile, zlib, EOF, ...)
         quarantine(path, root or path.parent, f"{type(exc).__name__}: {exc}")
         return {}
+    return entries
 
 
 def quarantine(path: Path, root: Path, reason: str) -> Path | None:
@@ -133,14 +224,41 @@ def quarantine(path: Path, root: Path, reason: str) -> Path | None:
     return target
 
 
-def write_npz(path: Path, entries: dict[str, np.ndarray]) -> None:
-    """Write atomically; a full disk or a read-only folder is a one-line error that leaves no
-    partial file and every existing entry intact."""
+def write_npz(path: Path, entries: Mapping[str, np.ndarray]) -> None:
+    """Write `entries` (sorted by key) atomically; a full disk or a read-only folder is a
+    one-line error that leaves no partial file and every existing entry intact."""
     ids = sorted(entries)
-    embeddings = np.stack([entries[i] for i in ids]).astype(np.float32)
+    width = len(entries[ids[0]]) if ids else 0
+    _write_rows(path, len(ids), width, ((k, entries[k]) for k in ids))
+
+
+def _write_rows(path: Path, n: int, width: int, rows: Iterable[tuple[str, np.ndarray]]) -> None:
+    """An `.npz` of `n` (id, vector) rows, as `np.savez` writes it (stored, not compressed),
+    streamed: the ids first, then the vectors a block at a time. ValueError on a vector that is
+    not `width` wide (nothing is left behind)."""
+    rows = iter(rows)
+    ids, vectors = [], []
     try:
-        with atomic_writer(path, binary=True) as fh:
-            np.savez(fh, ids=np.array(ids, dtype=str), embeddings=embeddings)
+        with (
+            atomic_writer(path, binary=True) as fh,
+            zipfile.ZipFile(fh, "w", zipfile.ZIP_STORED, allowZip64=True) as zf,
+        ):
+            with zf.open("embeddings.npy", "w", force_zip64=True) as out:
+                header = {"descr": "<f4", "fortran_order": False, "shape": (n, width)}
+                np.lib.format.write_array_header_1_0(out, header)
+                for key, vector in rows:
+                    if np.shape(vector) != (width,):
+                        raise ValueError(f"vector of shape {np.shape(vector)} among {width}-d")
+                    ids.append(key)
+                    vectors.append(vector)
+                    if len(vectors) == BLOCK_ROWS:
+                        out.write(np.asarray(vectors, "<f4").tobytes())
+                        vectors.clear()
+                out.write(np.asarray(vectors, "<f4").reshape(-1, width).tobytes())
+            if len(ids) != n:
+                raise ValueError(f"{len(ids)} vectors where {n} were announced")
+            with zf.open("ids.npy", "w", force_zip64=True) as out:
+                np.lib.format.write_array(out, np.array(ids, dtype=str), allow_pickle=False)
     except OSError as exc:
         raise NossError(
             f"--cache-dir: cannot write {path} ({exc.strerror or exc}); free some space or "

@@ -52,6 +52,13 @@ def _seed(text: str) -> int:
     return value
 
 
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
 def _seconds(text: str) -> float:
     value = float(text)
     if not math.isfinite(value) or value < 0:
@@ -161,6 +168,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
 
     speed = p.add_argument_group("speed and scale")
+    speed.add_argument(
+        "--threads",
+        type=_positive,
+        metavar="N",
+        help="cores the run may use (default: every core this process may run on): the "
+        "interpreter gets N threads, the probes N parallel fits, BLAS 1 thread each",
+    )
     speed.add_argument(
         "--workers",
         type=int,
@@ -429,6 +443,7 @@ def _config(args: argparse.Namespace, embedder: str, data_dir: Path | None, **ov
         probe_solver=args.probe_solver,
         runner=args.runner,
         workers=args.workers,
+        threads=args.threads,
         beam_options=tuple(shlex.split(args.beam_options)),
         embedder_options=parse_options(args.embedder_option),
         tasks=tuple(t.strip() for t in args.tasks.split(",") if t.strip()),

@@ -82,16 +82,21 @@ def extract(
     known, is the embedder's output dimension: cached vectors of another are quarantined."""
     engine = engine or LocalEngine(embedder)
     paths = entry_paths(embedder, task_name, clips, cache)
-    stored = {s: cache.load(path, dim) for s, path in paths.items()}
     keyed = [(c, cache_key(c)) for c in clips]
-    todo = {c.clip_id: (c, k) for c, k in keyed if k not in stored[c.split]}
+    matrix = _Matrix(len(clips), dim or cache.width(paths.values()))
+    found: set[str] = set()
+    if matrix.data is not None:
+        for split, path in paths.items():
+            rows = {k: i for i, (c, k) in enumerate(keyed) if c.split == split}
+            found |= cache.load_into(path, rows, matrix.data)
+    todo = {c.clip_id: (i, k) for i, (c, k) in enumerate(keyed) if k not in found}
     result = Extraction(
         clips=[], embeddings=np.zeros((0, 0), np.float32), cache_hits=len(keyed) - len(todo)
     )
-    fresh: dict[str, dict[str, np.ndarray]] = {s: {} for s in paths}
+    fresh: dict[str, dict[str, np.ndarray]] = {s: {} for s in paths}  # views of matrix rows
     last_flush = time.monotonic()
     try:
-        results = engine.run([c for c, _ in todo.values()], stream)
+        results = engine.run([clips[i] for i, _ in todo.values()], stream)
         for clip, vector in track(results, len(todo), task_name, "clip", progress):
             if isinstance(vector, AudioError):
                 if strict:
@@ -99,17 +104,18 @@ def extract(
                 log.warning("unreadable audio skipped: %s", vector)
                 result.failed.append((clip, str(vector)))
                 continue
-            fresh[clip.split][todo[clip.clip_id][1]] = vector
+            row, key = todo[clip.clip_id]
+            fresh[clip.split][key] = matrix.put(row, vector, clip)
             result.computed += 1
             due = time.monotonic() - last_flush >= flush_seconds
             if due or len(fresh[clip.split]) >= flush_every:
                 for split in (s for s in paths if fresh[s] and (due or s == clip.split)):
-                    _flush(cache, paths[split], stored[split], fresh[split])
+                    _flush(cache, paths[split], fresh[split])
                 last_flush = time.monotonic()
     except BaseException:
         pending = sum(len(batch) for batch in fresh.values())
         for split, path in paths.items():
-            _flush(cache, path, stored[split], fresh[split])  # a failure here says why itself
+            _flush(cache, path, fresh[split])  # a failure here says why itself
         log.warning(
             "%s: stopped; the %d vectors computed so far are saved in the cache (%d in the "
             "last flush) and will not be recomputed",
@@ -119,19 +125,45 @@ def extract(
         )
         raise
     for split, path in paths.items():
-        _flush(cache, path, stored[split], fresh[split])
+        _flush(cache, path, fresh[split])
         cache.consolidate(path)
-    vectors = {c.clip_id: stored[c.split][k] for c, k in keyed if k in stored[c.split]}
     bad = {c.clip_id for c, _ in result.failed}
-    result.clips = [c for c in clips if c.clip_id not in bad]
-    if not result.clips:
+    kept = [i for i, c in enumerate(clips) if c.clip_id not in bad]
+    if not kept or matrix.data is None:
         raise NossError(f"{task_name}: no clip could be read")
-    result.embeddings = np.stack([vectors[c.clip_id] for c in result.clips])
+    result.clips = [clips[i] for i in kept]
+    result.embeddings = matrix.compact(kept)
     return result
 
 
-def _flush(cache: EmbeddingCache, path, stored: dict, batch: dict) -> None:
-    """Write `batch` as a cache part, move it into `stored`, empty it."""
+class _Matrix:
+    """The task's `[n_clips, dim]` float32 embeddings, the one copy of each vector (cached
+    ones are read into it, computed ones written into it, flushes and probes take views)."""
+
+    def __init__(self, n: int, dim: int | None) -> None:
+        self.n = n
+        self.data = None if dim is None else np.empty((n, dim), np.float32)
+
+    def put(self, row: int, vector: np.ndarray, clip: Clip) -> np.ndarray:
+        if self.data is None:
+            self.data = np.empty((self.n, len(vector)), np.float32)
+        if vector.shape != self.data.shape[1:]:
+            raise NossError(
+                f"{clip.path}: the embedder returned {vector.shape[0]}-d vectors where "
+                f"{self.data.shape[1]}-d were expected (from the check or the cache)"
+            )
+        self.data[row] = vector
+        return self.data[row]
+
+    def compact(self, kept: list[int]) -> np.ndarray:
+        """The rows `kept` (ascending), moved up in place: no copy of the matrix."""
+        for new, old in enumerate(kept):
+            if new != old:
+                self.data[new] = self.data[old]
+        return self.data[: len(kept)]
+
+
+def _flush(cache: EmbeddingCache, path: Path, batch: dict[str, np.ndarray]) -> None:
+    """Write `batch` as a cache part and empty it."""
     cache.save_part(path, batch)
-    stored.update(batch)
     batch.clear()

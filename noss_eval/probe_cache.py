@@ -9,6 +9,7 @@ import hashlib
 import json
 import logging
 from dataclasses import asdict
+from importlib.util import find_spec
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -26,16 +27,16 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 FORMAT = "probe-results-v1"
+PROBE_CODE = tuple(f"noss_eval.{m}" for m in ("evaluate", "lda", "probes", "softmax", "stats"))
 
 
 def _code_version() -> str:
     """A hash of the source of every module that computes a probe result: a code change
-    invalidates cached results even when the package version stays the same."""
-    from noss_eval import evaluate, lda, probes, softmax, stats
-
+    invalidates cached results even when the package version stays the same. Read without
+    importing them (they import scikit-learn, which a fully cached run never needs)."""
     digest = hashlib.sha256()
-    for module in (evaluate, lda, probes, softmax, stats):
-        digest.update(Path(module.__file__).read_bytes())
+    for module in PROBE_CODE:
+        digest.update(Path(find_spec(module).origin).read_bytes())
     return digest.hexdigest()[:16]
 
 

@@ -15,7 +15,7 @@ from typing import Any
 from noss_eval import __version__
 from noss_eval.cache import EmbeddingCache, check_room
 from noss_eval.check import CheckReport, check_embedder
-from noss_eval.embedder import Embedder, fingerprint, resolve_embedder
+from noss_eval.embedder import Embedder, fingerprint
 from noss_eval.engines import EmbedderRecipe, Engine, LocalEngine, ProcessEngine
 from noss_eval.errors import AudioError, NossError
 from noss_eval.extract import extract, uncached
@@ -28,7 +28,7 @@ from noss_eval.sources import Dataset, open_dataset
 from noss_eval.survey import survey
 from noss_eval.task import Clip, Task
 from noss_eval.tasks import BUILTIN_TASKS
-from noss_eval.threads import numeric_threads
+from noss_eval.threads import ThreadBudget, numeric_threads, usable_cores
 
 log = logging.getLogger(__name__)
 NOSS_WINDOW_SECONDS = 0.975  # 96 frames of 10 ms plus the 25 ms STFT window
@@ -58,6 +58,11 @@ class RunConfig:
     tfds_data_dir: Path | None = None
     data_label: str = ""  # recorded in the data_source column; defaults to the source
     flush_seconds: float = 30.0  # the most extraction work `kill -9` can lose
+    threads: int | None = None  # cores the run may use; None: every usable core
+
+    @property
+    def budget(self) -> ThreadBudget:
+        return ThreadBudget(self.threads or usable_cores())
 
 
 def select_tasks(
@@ -146,7 +151,14 @@ def score_task(
         from noss_eval.evaluate import evaluate_task  # sklearn, only when probes are fitted
 
         results = evaluate_task(
-            task, ex, config.seed, protocol, config.probe_solver, config.progress, identity
+            task,
+            ex,
+            config.seed,
+            protocol,
+            config.probe_solver,
+            config.progress,
+            identity,
+            workers=config.budget.probe_workers,
         )
         probes.save(key, results)
     else:
@@ -169,7 +181,9 @@ def score_task(
 
 def run(config: RunConfig, registry: Mapping[str, Task] = BUILTIN_TASKS) -> list[dict[str, Any]]:
     """Evaluate `config.embedder` (and the reference, if any) on every selected task present."""
-    with numeric_threads():
+    if config.threads is not None and config.threads < 1:
+        raise NossError(f"--threads: must be at least 1, got {config.threads}")
+    with numeric_threads(config.budget.blas):
         return _run(config, registry)
 
 
@@ -179,10 +193,8 @@ def _run(config: RunConfig, registry: Mapping[str, Task]) -> list[dict[str, Any]
     tasks = select_tasks(config.tasks, registry)
     recipe = EmbedderRecipe(config.embedder, dict(config.embedder_options))
     ref_recipe = EmbedderRecipe(config.reference or "", dict(config.reference_options))
-    embedder = resolve_embedder(config.embedder, config.embedder_options)
-    reference = (
-        resolve_embedder(config.reference, config.reference_options) if config.reference else None
-    )
+    embedder = recipe.build(threads=config.budget.interpreter)
+    reference = ref_recipe.build(threads=config.budget.interpreter) if config.reference else None
     published = (
         published_reference(config.published_reference) if config.published_reference else None
     )

@@ -1,18 +1,58 @@
-"""The one place that decides how many threads the numeric libraries get during a run."""
+"""The one place that decides how a run shares the cores: BLAS/OpenMP pools, the interpreter's
+threads, the decode stage and the probe workers.
+
+- BLAS and OpenMP: 1 thread each. noss-eval's own matrix products are small (a clip's log-mel,
+  one probe fit); pools of their own on top of the interpreter's and the decode thread
+  oversubscribe the cores: on 2 cores a cross-validated probe stage ran 12x slower with
+  OpenBLAS' default pool, with identical results.
+- Extraction: the interpreter gets every core; the decode thread runs while the interpreter is
+  between calls (its GIL-free `invoke` and the decoder alternate), so it is not counted.
+- Probes: one worker thread per core, each fit single-threaded (extraction is over by then).
+"""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 
 from threadpoolctl import threadpool_limits
 
 
+def usable_cores() -> int:
+    """The cores this process may run on (its CPU affinity, e.g. under a container's cpuset)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
+
+
+@dataclass(frozen=True)
+class ThreadBudget:
+    """Threads per stage for a run on `cores` cores (`--threads`)."""
+
+    cores: int
+
+    def __post_init__(self) -> None:
+        if self.cores < 1:
+            raise ValueError(f"a thread budget needs at least 1 core, got {self.cores}")
+
+    @property
+    def interpreter(self) -> int:
+        return self.cores
+
+    @property
+    def probe_workers(self) -> int:
+        return self.cores
+
+    @property
+    def blas(self) -> int:
+        return 1
+
+
 @contextmanager
 def numeric_threads(limit: int = 1) -> Iterator[None]:
-    """BLAS and OpenMP pools limited to `limit` threads while the block runs. noss-eval's own
-    matrix products are small (a clip's log-mel, one probe fit); pools of their own on top of the
-    interpreter's and decode threads oversubscribe the cores: on 2 cores a cross-validated probe
-    stage ran 12x slower with OpenBLAS' default pool, with identical results."""
+    """BLAS and OpenMP pools limited to `limit` threads while the block runs."""
     with threadpool_limits(limits=limit):
         yield

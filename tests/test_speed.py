@@ -1,0 +1,115 @@
+"""What the speed work must not change: parallel probe fits give the serial results, and a warm
+re-run (every vector and probe result cached) loads neither scikit-learn nor the model."""
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from testlib import extraction
+
+from noss_eval import synthetic
+from noss_eval.cli import main
+from noss_eval.evaluate import evaluate_task
+from noss_eval.probes import PROTOCOLS
+from noss_eval.threads import ThreadBudget, usable_cores
+
+
+def _task_data(folds: bool):
+    rng = np.random.RandomState(3)
+    n, speakers = 150, 10
+    y = rng.randint(0, 3, n)
+    x = rng.randn(n, 12) + 0.8 * np.eye(3, 12)[y]
+    spk = [f"s{i % speakers}" for i in range(n)]
+    if folds:
+        splits = [f"fold{i % speakers % 5 + 1}" for i in range(n)]
+        names = tuple(f"fold{k}" for k in range(1, 6))
+        return extraction(x, [f"c{v}" for v in y], splits, spk, folds=names)
+    splits = [("train", "train", "train", "validation", "test")[i % speakers % 5] for i in range(n)]
+    return extraction(x, [f"c{v}" for v in y], splits, spk)
+
+
+def _comparable(results):
+    return [
+        (
+            r.probe,
+            r.config,
+            r.metrics,
+            r.validation_score,
+            r.headline_ci,
+            r.predictions.clip_ids,
+            r.predictions.y_pred.tolist(),
+        )
+        for r in results
+    ]
+
+
+@pytest.mark.parametrize("protocol", ["noss-eval", "noss"])
+@pytest.mark.parametrize("folds", [False, True], ids=["holdout", "folds"])
+def test_parallel_fits_give_the_serial_results_bit_for_bit(protocol, folds):
+    task, ex = _task_data(folds)
+    serial = evaluate_task(task, ex, 0, PROTOCOLS[protocol], workers=1)
+    for workers in (2, 3):
+        parallel = evaluate_task(task, ex, 0, PROTOCOLS[protocol], workers=workers)
+        assert _comparable(parallel) == _comparable(serial)
+
+
+def test_thread_budget_gives_every_stage_the_cores_and_blas_one():
+    budget = ThreadBudget(3)
+    assert (budget.interpreter, budget.probe_workers, budget.blas) == (3, 3, 1)
+    assert 1 <= usable_cores()
+    with pytest.raises(ValueError):
+        ThreadBudget(0)
+
+
+WARM_RUN = """
+import sys
+from noss_eval.cli import main
+code = main(sys.argv[1:])
+heavy = sorted({m.split(".")[0] for m in sys.modules} & {"sklearn", "tensorflow"})
+print("LOADED", ",".join(heavy))
+sys.exit(code)
+"""
+
+
+def test_warm_run_loads_neither_sklearn_nor_the_model(tmp_path, trill_like):
+    """A SavedModel (TRILL's convention) whose every vector and probe result is cached: the
+    warm run imports neither TensorFlow nor scikit-learn, skips the one-clip check, and writes
+    the same numbers."""
+    synthetic.write_crema_d(tmp_path / "data" / "crema_d", n_actors=8, sentences=("DFA",))
+    args = [
+        "--embedder",
+        str(trill_like),
+        "--embedder-option",
+        "call=samples_and_rate",
+        "--embedder-option",
+        "output=layer19",
+        "--data-dir",
+        str(tmp_path / "data"),
+        "--tasks",
+        "crema_d",
+        "--cache-dir",
+        str(tmp_path / "cache"),
+        "--no-progress",
+        "--threads",
+        "1",
+    ]
+    assert main([*args, "--leaderboard", str(tmp_path / "cold.csv")]) == 0
+    warm = subprocess.run(
+        [sys.executable, "-c", WARM_RUN, *args, "--leaderboard", str(tmp_path / "warm.csv")],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert warm.returncode == 0, warm.stderr
+    assert "LOADED \n" in warm.stdout
+    assert "checked on" not in warm.stderr
+    assert "probe results from the cache" in warm.stderr
+
+    def numbers(name):
+        text = (tmp_path / name).read_text().splitlines()
+        header = text[0].split(",")
+        keep = [i for i, h in enumerate(header) if h not in ("run_id", "created")]
+        return [[row.split(",")[i] for i in keep] for row in text[1:]]
+
+    assert numbers("warm.csv") == numbers("cold.csv")
