@@ -4,7 +4,8 @@ Dynamic-length inputs (`[1, -1]`) are resized per clip; fixed-length inputs (YAM
 get the clip framed into windows whose outputs are stacked as frames. Models that take NOSS log-mel
 windows (`frontend: noss-logmel`) get `[F, 96, 64, 1]`. int8/uint8 tensors are (de)quantised with
 their own scale and zero point. The output is chosen by index or by tensor name; a name that is
-not an output (an intermediate tensor) is read with `experimental_preserve_all_tensors`.
+not an output (an intermediate tensor) is made one in a re-exported copy of the model
+(`reexport.py`), or, where that cannot be done, read with `experimental_preserve_all_tensors`.
 """
 
 from __future__ import annotations
@@ -21,10 +22,12 @@ from typing import Any
 import numpy as np
 
 from noss_eval.embedder import sha256_file
+from noss_eval.embedders.reexport import with_output
 from noss_eval.errors import NossError
 from noss_eval.frontend import LOGMEL_VERSION, log_mel_windows
 
 log = logging.getLogger(__name__)
+BATCH_WINDOWS = 32  # windows per invoke when clips share invokes (see `infer_many`)
 
 
 class TFLiteEmbedder:
@@ -62,10 +65,16 @@ class TFLiteEmbedder:
             "frontend": frontend and f"{frontend}:{LOGMEL_VERSION}",
             "min_seconds": min_seconds,
         }
-        self._interpreter, self._output = _open(self.path, output, threads)
+        self._interpreter, self._output, intermediate = _open(
+            self.path, self.model_sha256, output, threads
+        )
         inputs = self._interpreter.get_input_details()
         self.calling_convention = check_signature(self.path, inputs, self._output, frontend, hop)
-        outputs = self._interpreter.get_output_details()
+        outputs = [
+            d
+            for d in self._interpreter.get_output_details()
+            if not (intermediate and d["name"] == self._output["name"])
+        ]
         if output == 0 and len(outputs) > 1:
             log.warning(
                 "%s: %d outputs, using output 0 '%s' %s (YAMNet-like models put class scores "
@@ -84,7 +93,9 @@ class TFLiteEmbedder:
             for d in outputs
         ]
         if self._output["name"] not in {d["name"] for d in outputs}:
-            self.tensors.append(f"tensor '{self._output['name']}' {_shape(self._output)}  <- used")
+            self.tensors.append(
+                f"tensor '{self._output['name']}' {_shape(self._output)}  <- used ({intermediate})"
+            )
         self._input = inputs[0]
         self._shape = tuple(int(d) for d in self._input["shape_signature"])
         self._hop, self._gain, self._frontend = hop, input_gain, frontend
@@ -127,6 +138,31 @@ class TFLiteEmbedder:
         outputs = [self._invoke(batch) for batch in batches]
         return np.concatenate([o.reshape(-1, o.shape[-1]) for o in outputs]).astype(np.float32)
 
+    @property
+    def batch_windows(self) -> int:
+        """Windows per `invoke` when several clips' windows can share one (the input has a
+        dynamic batch dimension and noss-eval frames the audio); 0 when they cannot."""
+        windowed = self._frontend or self._shape[-1] != -1
+        return BATCH_WINDOWS if windowed and self._shape[0] == -1 else 0
+
+    def infer_many(self, prepared: list[list[np.ndarray]]) -> list[np.ndarray]:
+        """`infer` for several clips at once: their windows stacked and run `batch_windows` at a
+        time (the last batch zero-padded, so the interpreter keeps one input shape and never
+        re-allocates), the padding's outputs dropped. Equal to `infer` per clip to float32
+        rounding (kernels may block a batch differently)."""
+        size = self.batch_windows
+        windows = [np.concatenate(p) for p in prepared]
+        stacked = np.concatenate(windows)
+        n = len(stacked)
+        padded = np.concatenate([stacked, np.zeros((-n % size, *stacked.shape[1:]), np.float32)])
+        outputs = [self._invoke(padded[i : i + size]) for i in range(0, len(padded), size)]
+        out = np.concatenate([o.reshape(size, -1, o.shape[-1]) for o in outputs])[:n]
+        ends = np.cumsum([len(w) for w in windows])
+        return [
+            frames.reshape(-1, frames.shape[-1]).astype(np.float32)
+            for frames in np.split(out, ends[:-1])
+        ]
+
     def _batches(self, x: np.ndarray) -> Iterator[np.ndarray]:
         """Model-shaped input arrays for one clip."""
         batch_is_dynamic = self._shape[0] == -1
@@ -165,14 +201,16 @@ class TFLiteEmbedder:
         return dequantize(it.get_tensor(self._output["index"]), self._output)
 
 
-def _open(path: Path, output: int | str, threads: int | None) -> tuple[Any, dict]:
+def _open(path: Path, sha256: str, output: int | str, threads: int | None) -> tuple[Any, dict, str]:
+    """The interpreter, the output's tensor detail, and how an intermediate tensor is read
+    ("" for a model output)."""
     from ai_edge_litert.interpreter import Interpreter
 
-    def load(preserve: bool) -> Any:
+    def load(preserve: bool, model: Path = path) -> Any:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # preserve_all_tensors warns that it is for debugging
             it = Interpreter(
-                model_path=str(path),
+                model_path=str(model),
                 num_threads=threads or os.cpu_count() or 1,
                 experimental_preserve_all_tensors=preserve,
             )
@@ -190,15 +228,20 @@ def _open(path: Path, output: int | str, threads: int | None) -> tuple[Any, dict
             raise NossError(
                 f"--embedder-option output: {path} has {len(outputs)} outputs, not {output}"
             )
-        return it, outputs[output]
+        return it, outputs[output], ""
     by_name = {o["name"]: o for o in outputs}
     if output in by_name:
-        return it, by_name[output]
-    it = load(preserve=True)
-    tensors = {t["name"]: t for t in it.get_tensor_details()}
-    if output not in tensors:
+        return it, by_name[output], ""
+    if output not in {t["name"] for t in it.get_tensor_details()}:
         raise NossError(f"--embedder-option output: {path} has no tensor named '{output}'")
-    return it, tensors[output]
+    reexported = with_output(path, sha256, output)
+    if reexported is not None:
+        it = load(preserve=False, model=reexported)
+        detail = {o["name"]: o for o in it.get_output_details()}[output]
+        return it, detail, "re-exported as an output"
+    it = load(preserve=True)
+    detail = {t["name"]: t for t in it.get_tensor_details()}[output]
+    return it, detail, "read with preserve_all_tensors"
 
 
 @contextmanager

@@ -82,10 +82,12 @@ def prefetched(items: Iterable[Any], depth: int) -> Iterator[Any]:
 @dataclass
 class LocalEngine:
     """Embedders with `prepare`/`infer` (TFLite) also get their input preparation (frontend,
-    framing) done on the decode thread."""
+    framing) done on the decode thread; those with `infer_many` (models with a batch dimension
+    fed NOSS windows) run several clips' windows per invoke."""
 
     embedder: Embedder
     depth: int = 32
+    clips_per_batch: int = 16  # clips whose windows share invokes, where the model allows
 
     def run(self, clips: Sequence[Clip], stream: AudioStream) -> Iterator[Result]:
         prepare = getattr(self.embedder, "prepare", None)
@@ -96,8 +98,27 @@ class LocalEngine:
                 ready = prepare is None or isinstance(audio, AudioError)
                 yield clip, audio if ready else prepare(audio)
 
-        for clip, item in prefetched(decoded(), self.depth):
-            yield clip, item if isinstance(item, AudioError) else pool(infer(item), clip)
+        items = prefetched(decoded(), self.depth)
+        if prepare is None or not getattr(self.embedder, "batch_windows", 0):
+            for clip, item in items:
+                yield clip, item if isinstance(item, AudioError) else pool(infer(item), clip)
+            return
+        for group in _groups(items, self.clips_per_batch):
+            ready = [(clip, item) for clip, item in group if not isinstance(item, AudioError)]
+            frames = iter(self.embedder.infer_many([item for _, item in ready]) if ready else [])
+            for clip, item in group:
+                yield clip, item if isinstance(item, AudioError) else pool(next(frames), clip)
+
+
+def _groups(items: Iterator[Any], size: int) -> Iterator[list[Any]]:
+    group: list[Any] = []
+    for item in items:
+        group.append(item)
+        if len(group) == size:
+            yield group
+            group = []
+    if group:
+        yield group
 
 
 @dataclass(frozen=True)

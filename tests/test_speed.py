@@ -113,3 +113,49 @@ def test_warm_run_loads_neither_sklearn_nor_the_model(tmp_path, trill_like):
         return [[row.split(",")[i] for i in keep] for row in text[1:]]
 
     assert numbers("warm.csv") == numbers("cold.csv")
+
+
+def _logmel_tflite(tmp_path, batch):
+    import keras
+    from testlib import convert
+
+    keras.utils.set_random_seed(0)
+    inp = keras.Input(shape=(96, 64, 1), batch_size=batch, name="logmel")
+    x = keras.layers.Conv2D(4, 5, strides=3, activation="relu")(inp)
+    x = keras.layers.GlobalAveragePooling2D()(x)
+    path = tmp_path / f"logmel-{batch}.tflite"
+    path.write_bytes(convert(keras.Model(inp, keras.layers.Dense(8)(x))))
+    return path
+
+
+def test_clips_sharing_invokes_give_each_clip_its_own_frames(tmp_path):
+    """Several clips' log-mel windows stacked into fixed 32-window invokes (last one padded)
+    give every clip the vector of embedding it alone, to float32 rounding; clips of every
+    length (shorter than a window, exactly 32 windows, many) and unreadable ones keep order."""
+    import soundfile as sf
+
+    from noss_eval.embedders.tflite import TFLiteEmbedder
+    from noss_eval.engines import LocalEngine, pool
+    from noss_eval.sources import decode, file_stream
+    from noss_eval.task import Clip
+
+    embedder = TFLiteEmbedder(_logmel_tflite(tmp_path, None), frontend="noss-logmel")
+    assert embedder.batch_windows == 32
+    assert TFLiteEmbedder(_logmel_tflite(tmp_path, 1), frontend="noss-logmel").batch_windows == 0
+    rng = np.random.RandomState(0)
+    clips = []
+    for i, seconds in enumerate([0.3, 1.0, 6.37, 2.5, 0.97, 11.0, 1.7] * 5):
+        path = tmp_path / f"{i}.wav"
+        sf.write(path, 0.3 * rng.randn(int(seconds * 16000)), 16000, subtype="PCM_16")
+        clips.append(Clip(f"c{i}", path, "a", "train", None))
+    (tmp_path / "bad.wav").write_bytes(b"not audio")
+    clips.insert(9, Clip("bad", tmp_path / "bad.wav", "a", "train", None))
+    results = list(LocalEngine(embedder).run(clips, file_stream))
+    assert [c.clip_id for c, _ in results] == [c.clip_id for c in clips]
+    for clip, vector in results:
+        audio = decode(clip, 16000)
+        if clip.clip_id == "bad":
+            assert not isinstance(vector, np.ndarray)
+            continue
+        alone = pool(embedder.embed(audio), clip)
+        np.testing.assert_allclose(vector, alone, rtol=1e-5, atol=1e-6)
