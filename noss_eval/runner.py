@@ -25,7 +25,6 @@ from noss_eval.probes import PROTOCOLS
 from noss_eval.references import compare_measured, compare_published, published_reference
 from noss_eval.results import ProbeResult, RunStamp
 from noss_eval.sources import Dataset, open_dataset
-from noss_eval.survey import survey
 from noss_eval.task import Clip, Task
 from noss_eval.tasks import BUILTIN_TASKS
 from noss_eval.threads import ThreadBudget, numeric_threads, usable_cores
@@ -166,7 +165,7 @@ def score_task(
             "%s [%s]: probe results from the cache (inputs unchanged)", task.name, embedder.name
         )
     window = getattr(embedder, "window_seconds", NOSS_WINDOW_SECONDS)
-    warnings = survey(task.name, clips, window) if data.source == "layout" else ""
+    warnings = data.audio_warnings(window)
     settings = json.dumps(embedder.settings, sort_keys=True, default=str)
     return [
         replace(

@@ -6,7 +6,7 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 
@@ -14,6 +14,7 @@ import numpy as np
 
 from noss_eval.audio import load_audio, resample
 from noss_eval.errors import AudioError, NossError
+from noss_eval.survey import survey
 from noss_eval.task import Clip, Task, validate_clips
 
 log = logging.getLogger(__name__)
@@ -29,6 +30,16 @@ class Dataset:
     stream: AudioStream  # (clips wanted, sample rate) -> (clip, waveform or the error) in order
     source: str
     cache_namespace: str
+    _surveys: dict[float, str] = field(default_factory=dict, compare=False, repr=False)
+
+    def audio_warnings(self, window_seconds: float) -> str:
+        """The `audio_warnings` column for embedders with this window, surveyed once per
+        window (a reference embedder with the same window reuses it); "" for TFDS data."""
+        if self.source != "layout":
+            return ""
+        if window_seconds not in self._surveys:
+            self._surveys[window_seconds] = survey(self.task.name, self.clips, window_seconds)
+        return self._surveys[window_seconds]
 
     @cached_property
     def fingerprint(self) -> str:

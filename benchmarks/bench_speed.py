@@ -1,0 +1,207 @@
+"""Where users wait, as ratios measured in one run (issue: fast probes, warm re-runs, start-up).
+
+    python benchmarks/bench_speed.py [--sizes 1000x10x512,10000x40x1024,100000x20x128]
+
+1. Probe stage (default protocol, a holdout task with speakers): before this work (serial fits,
+   sklearn's LDA) vs now (joblib workers = cores, matrices shared per normalisation, ShrunkLDA),
+   at sizes from ~1k to ~100k clips (clips x classes x dims); the results must be equal.
+2. Paper mode (`--protocol noss`) vs upstream's recipe re-typed (google-research
+   eval_embedding/sklearn: each of the five models x L2 x speaker norm fitted in turn).
+3. Warm vs cold run of the README's real-audio example (real YAMNet TFLite, ../shared audio):
+   every embedding and probe result cached on the second run.
+4. YAMNet's intermediate embedding: re-exported as an output vs `preserve_all_tensors`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent / "tests"))
+
+from noss_eval import probes  # noqa: E402
+from noss_eval.evaluate import evaluate_task  # noqa: E402
+from noss_eval.extract import Extraction  # noqa: E402
+from noss_eval.probes import PROTOCOLS  # noqa: E402
+from noss_eval.task import Clip, Task  # noqa: E402
+from noss_eval.threads import numeric_threads, usable_cores  # noqa: E402
+
+CORES = usable_cores()
+SHARED = HERE.parent.parent / "shared"
+
+
+def synthetic_task(n: int, k: int, d: int, seed: int = 0) -> tuple[Task, Extraction]:
+    rng = np.random.RandomState(seed)
+    speakers = max(20, n // 50)
+    spk = rng.randint(0, speakers, n)
+    y = rng.randint(0, k, n)
+    x = (0.4 * rng.randn(k, d)[y] + 0.5 * rng.randn(speakers, d)[spk] + rng.randn(n, d)).astype(
+        np.float32
+    )
+    split = np.array(["train"] * 7 + ["validation"] * 1 + ["test"] * 2)[spk % 10]
+    clips = [Clip(f"c{i}", Path(f"{i}.wav"), f"l{y[i]}", split[i], f"s{spk[i]}") for i in range(n)]
+    labels = tuple(sorted({c.label for c in clips}))
+    return Task("bench", "bench", "bench", labels, lambda root: clips, ""), Extraction(clips, x)
+
+
+def _as_before(cfg, seed):
+    """`make_classifier` before this work: sklearn's own LDA."""
+    if cfg.family == "lda":
+        from sklearn.discriminant_analysis import LinearDiscriminantAnalysis
+
+        return LinearDiscriminantAnalysis(solver="lsqr", shrinkage="auto")
+    return _current(cfg, seed)
+
+
+_current = probes.make_classifier
+
+
+def timed(fn):
+    start = time.perf_counter()
+    out = fn()
+    return time.perf_counter() - start, out
+
+
+def same(a, b, tol: float = 1e-9) -> bool:
+    return all(
+        x.config == y.config and all(abs(x.metrics[m] - y.metrics[m]) <= tol for m in x.metrics)
+        for x, y in zip(a, b, strict=True)
+    )
+
+
+def probe_stage(sizes: list[tuple[int, int, int]]) -> None:
+    print(f"## Probe stage, default protocol ({CORES} cores, BLAS 1 thread)\n")
+    print("| clips | classes | dims | before s | now s | speed-up | same results |")
+    print("|---|---|---|---|---|---|---|")
+    for n, k, d in sizes:
+        task, ex = synthetic_task(n, k, d)
+        probes.make_classifier = _as_before
+        t_before, before = timed(lambda: evaluate_task(task, ex, 0, workers=1))
+        probes.make_classifier = _current
+        t_now, now = timed(lambda: evaluate_task(task, ex, 0, workers=CORES))
+        print(
+            f"| {n:,} | {k} | {d} | {t_before:.1f} | {t_now:.1f} | **{t_before / t_now:.2f}x** "
+            f"| {same(before, now, 1e-6)} |"
+        )
+    print()
+
+
+def paper_mode(n: int, k: int, d: int) -> None:
+    from test_protocols import upstream_features, upstream_models
+
+    task, ex = synthetic_task(n, k, d, seed=1)
+    splits = np.array([c.split for c in ex.clips])
+    speakers = np.array([c.speaker for c in ex.clips])
+    labels = np.array([task.labels.index(c.label) for c in ex.clips])
+    train = (splits == "train") | (splits == "validation")  # paper mode trains on both
+
+    def upstream():
+        scores = []
+        for build in upstream_models().values():
+            for l2 in (True, False):
+                for spk in (True, False):
+                    x = upstream_features(ex.embeddings, speakers, l2, spk)
+                    model = build().fit(x[train], labels[train])
+                    scores.append(model.score(x[splits == "test"], labels[splits == "test"]))
+        return max(scores)
+
+    t_up, best_up = timed(upstream)
+    t_ours, ours = timed(lambda: evaluate_task(task, ex, 0, PROTOCOLS["noss"], workers=CORES))
+    best = next(r for r in ours if r.probe == "best").metrics["accuracy"]
+    print(f"## Paper mode vs upstream's recipe ({n:,} clips, {k} classes, {d}-d, 20 fits)\n")
+    print(
+        f"upstream recipe {t_up:.1f} s (best test accuracy {100 * best_up:.2f} %), noss-eval "
+        f"`--protocol noss` {t_ours:.1f} s ({100 * best:.2f} %): ratio noss-eval / upstream "
+        f"**{t_ours / t_up:.2f}** (goal <= 1; forests unseeded upstream, so their accuracies "
+        "may differ slightly)\n"
+    )
+
+
+def warm_cold() -> None:
+    from real_layouts import fsdd_as_voxceleb1, fsdd_keyword_task, hedgewars_as_esc50
+
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        fsdd_as_voxceleb1(SHARED / "data/fsdd/recordings", root / "data" / "voxceleb1")
+        digits = fsdd_keyword_task(SHARED / "data/fsdd/recordings", root / "fsdd")
+        sounds = hedgewars_as_esc50(SHARED / "data/hedgewars-voices", root / "hw")
+        args = [
+            "noss-eval",
+            "--embedder",
+            str(SHARED / "models/yamnet/yamnet.tflite"),
+            "--embedder-option",
+            "output=yamnet_frames/global_average_pooling2d/Mean",
+            "--data-dir",
+            str(root / "data"),
+            "--task-file",
+            str(digits),
+            "--task-file",
+            str(sounds),
+            "--tasks",
+            "voxceleb1,fsdd_digits,hedgewars_hs",
+            "--cache-dir",
+            str(root / "cache"),
+            "--leaderboard",
+            str(root / "board.csv"),
+            "-q",
+        ]
+        env = {**os.environ, "NOSS_EVAL_BENCH": "1"}
+        cold, _ = timed(lambda: subprocess.run(args, check=True, env=env, capture_output=True))
+        warm, _ = timed(lambda: subprocess.run(args, check=True, env=env, capture_output=True))
+        import shutil
+
+        shutil.rmtree(root / "cache" / "probes")
+        probes_only, _ = timed(
+            lambda: subprocess.run(args, check=True, env=env, capture_output=True)
+        )
+    print("## Warm re-run (README real-audio example: YAMNet TFLite, 3 real-audio tasks)\n")
+    print(
+        f"cold {cold:.1f} s, warm (every vector and probe result cached) {warm:.1f} s: "
+        f"**{cold / warm:.1f}x** faster (goal >= 10x); embeddings cached but probes refitted: "
+        f"{probes_only:.1f} s\n"
+    )
+
+
+def reexport(windows: int = 400) -> None:
+    import noss_eval.embedders.tflite as tfl
+
+    model = SHARED / "models/yamnet/yamnet.tflite"
+    name = "yamnet_frames/global_average_pooling2d/Mean"
+    audio = np.random.RandomState(0).randn(15600 * windows // 2).astype(np.float32) * 0.1
+    fast = tfl.TFLiteEmbedder(model, output=name)
+    keep, tfl.with_output = tfl.with_output, lambda *a, **k: None
+    slow = tfl.TFLiteEmbedder(model, output=name)
+    tfl.with_output = keep
+    assert np.array_equal(fast.embed(audio[:48000]), slow.embed(audio[:48000]))
+    t_fast = min(timed(lambda: fast.embed(audio))[0] for _ in range(3))
+    t_slow = min(timed(lambda: slow.embed(audio))[0] for _ in range(3))
+    print("## Intermediate tensor (YAMNet's 1024-d embedding, all cores)\n")
+    print(
+        f"preserve_all_tensors {t_slow:.2f} s, re-exported as an output {t_fast:.2f} s for "
+        f"{windows - 1} windows: **{t_slow / t_fast:.2f}x** (bit-identical embeddings)\n"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", default="1000x10x512,10000x40x1024,100000x20x128")
+    parser.add_argument("--paper", default="3000x10x256")
+    args = parser.parse_args()
+    sizes = [tuple(int(v) for v in s.split("x")) for s in args.sizes.split(",")]
+    with numeric_threads():
+        probe_stage(sizes)
+        paper_mode(*(int(v) for v in args.paper.split("x")))
+        reexport()
+    warm_cold()
+
+
+if __name__ == "__main__":
+    main()
