@@ -84,14 +84,32 @@ def probe_stage(sizes: list[tuple[int, int, int]]) -> None:
     for n, k, d in sizes:
         task, ex = synthetic_task(n, k, d)
         probes.make_classifier = _as_before
-        t_before, before = timed(lambda: evaluate_task(task, ex, 0, workers=1))
+        t_before, before = timed(lambda t=task, e=ex: evaluate_task(t, e, 0, workers=1))
         probes.make_classifier = _current
-        t_now, now = timed(lambda: evaluate_task(task, ex, 0, workers=CORES))
+        t_now, now = timed(lambda t=task, e=ex: evaluate_task(t, e, 0, workers=CORES))
         print(
             f"| {n:,} | {k} | {d} | {t_before:.1f} | {t_now:.1f} | **{t_before / t_now:.2f}x** "
             f"| {same(before, now, 1e-6)} |"
         )
     print()
+
+
+def blas_pools(n: int = 2000, k: int = 10, d: int = 256) -> None:
+    """The thread budget's BLAS rule: the same probe stage with BLAS' default pool vs 1 thread."""
+    from threadpoolctl import threadpool_limits
+
+    task, ex = synthetic_task(n, k, d, seed=2)
+    with threadpool_limits(limits=None):
+        t_pool, pooled = timed(lambda: evaluate_task(task, ex, 0, workers=CORES))
+    with threadpool_limits(limits=1):
+        t_one, one = timed(lambda: evaluate_task(task, ex, 0, workers=CORES))
+    print(
+        f"## Thread budget: BLAS pools during the probe stage ({n:,} clips, {k} classes, {d}-d)\n"
+    )
+    print(
+        f"BLAS default pool {t_pool:.1f} s, BLAS 1 thread (noss-eval's budget) {t_one:.1f} s: "
+        f"**{t_pool / t_one:.1f}x**; same results: {same(pooled, one, 1e-6)}\n"
+    )
 
 
 def paper_mode(n: int, k: int, d: int) -> None:
@@ -196,6 +214,7 @@ def main() -> None:
     parser.add_argument("--paper", default="3000x10x256")
     args = parser.parse_args()
     sizes = [tuple(int(v) for v in s.split("x")) for s in args.sizes.split(",")]
+    blas_pools()
     with numeric_threads():
         probe_stage(sizes)
         paper_mode(*(int(v) for v in args.paper.split("x")))
