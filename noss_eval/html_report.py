@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import math
 import shlex
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
@@ -29,7 +30,8 @@ from noss_eval.table import HEADLINE_NAMES, average_delta, format_interval, form
 
 METRIC_WORDS = {"accuracy": "accuracy", "balanced_accuracy": "UAR (balanced accuracy)"}
 SIGNIFICANCE = 0.05  # a delta is marked "n.s." unless its paired test gives p below this
-NEEDED = ("embedder", "embedder_fingerprint", "task", "probe", "protocol", "headline_metric")
+NEEDED = ("embedder", "embedder_sha256", "embedder_fingerprint", "task", "probe", "protocol")
+NEEDED += ("headline_metric", "headline_score")
 NUMERIC = ("headline_score", "headline_ci_low", "headline_ci_high", "reference_score", "delta")
 EntryKey = tuple[str, str, str, str, str]  # embedder, fingerprint, protocol, seed, data source
 
@@ -58,9 +60,21 @@ class Cell:
         return format_number(self.row["delta"], signed=True) if self.row.get("delta") else ""
 
     @property
+    def reference(self) -> str:
+        return self.row.get("reference", "")
+
+    @property
+    def p_value(self) -> str:  # as the CSV (and the console) writes it
+        return self.row.get("delta_p_value", "")
+
+    @property
+    def config(self) -> str:
+        return self.row.get("config", "")
+
+    @property
     def significant(self) -> bool:
         """A paired test gave p < 0.05 (a published reference has no test: never)."""
-        p = _float(self.row.get("delta_p_value", "").lstrip("<"))
+        p = _float(self.p_value.lstrip("<"))
         return bool(self.delta) and p is not None and p < SIGNIFICANCE
 
 
@@ -155,7 +169,7 @@ def load_board(path: Path) -> list[dict[str, str]]:
             f"report: no such file: {path}; give a leaderboard CSV written by --leaderboard"
         )
     rows = read_leaderboard(path, "report")
-    if not rows or not all(k in rows[0] for k in (*NEEDED, "headline_score")):
+    if rows and not all(k in rows[0] for k in NEEDED):
         raise NossError(f"report: {path} is not a noss-eval leaderboard CSV; give another file")
     if not any(r["task"] for r in rows):  # latency-only rows have no task
         raise NossError(f"report: {path} holds no result rows; run noss-eval --leaderboard {path}")
@@ -338,10 +352,12 @@ def _average(rows: list[dict[str, str]]) -> tuple[tuple[float, int, str] | None,
 
 
 def _float(text: str | None) -> float | None:
+    """The finite number `text` holds, else None."""
     try:
-        return float(text) if text not in (None, "") else None
+        value = float(text) if text not in (None, "") else None
     except ValueError:
         return None
+    return value if value is not None and math.isfinite(value) else None
 
 
 # --- figures --------------------------------------------------------------------------------
