@@ -353,7 +353,8 @@ def run_report(args: argparse.Namespace) -> int:
 
     report = write_report(args.leaderboard, args.out, args.runs, args.probe)
     rows = sum(len(t.entries) for t in report.tables)
-    print(f"report: {args.out} ({rows} rows, {len(report.task_charts)} tasks)")
+    tables = f"{len(report.tables)} protocol{'s' if len(report.tables) > 1 else ''}"
+    print(f"report: {args.out} ({rows} embedder rows, {tables}, {len(report.task_charts)} tasks)")
     return 0
 
 
