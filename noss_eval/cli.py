@@ -337,7 +337,13 @@ def report_parser() -> argparse.ArgumentParser:
         metavar="JSONL",
         help="the runs file with each row's command and versions (default: CSV-stem.runs.jsonl)",
     )
-    p.add_argument("--out", type=Path, default=Path("report.html"), metavar="HTML")
+    p.add_argument(
+        "--out",
+        type=Path,
+        default=Path("report.html"),
+        metavar="HTML",
+        help="where to write the page (default: report.html)",
+    )
     p.add_argument(
         "--probe",
         choices=("best", "logistic", "lda", "forest"),

@@ -79,18 +79,15 @@ def task_chart(
             marker, colour = PROTOCOL_MARKERS.get(protocol, ("D", "tab:green"))
             mine = [(y, b) for y, b in zip(ys, bars, strict=True) if b.protocol == protocol]
             has_ci = [(y, b) for y, b in mine if b.low is not None and b.high is not None]
-            ax.errorbar(
-                [b.score for _, b in has_ci],
-                [y for y, _ in has_ci],
-                xerr=[
-                    [b.score - b.low for _, b in has_ci],
-                    [b.high - b.score for _, b in has_ci],
-                ],
-                fmt="none",
-                ecolor=colour,
-                capsize=3,
-                lw=1.2,
+            # the interval drawn from its ends: a mean over folds may lie outside the interval
+            # of the pooled clips, and is shown where it is
+            ys_ci = [y for y, _ in has_ci]
+            ax.hlines(
+                ys_ci, [b.low for _, b in has_ci], [b.high for _, b in has_ci], colour, lw=1.2
             )
+            for end in ("low", "high"):
+                ends = [getattr(b, end) for _, b in has_ci]
+                ax.plot(ends, ys_ci, "|", color=colour, ms=7)
             ax.plot(
                 [b.score for _, b in mine],
                 [y for y, _ in mine],

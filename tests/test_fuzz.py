@@ -208,6 +208,8 @@ report_rows = st.tuples(
     numbers,
     words,
     numbers,
+    numbers,
+    numbers,
 )
 
 
@@ -220,6 +222,8 @@ def test_report_of_any_board_it_reads(tmp_path_factory, rows):
 
     columns = ("embedder", "embedder_fingerprint", "task", "probe", "protocol")
     columns += ("headline_metric", "headline_score", "delta", "embedder_sha256", "latency_ms")
+    columns += ("headline_ci_low", "headline_ci_high")
+    columns += ("headline_ci_low", "headline_ci_high")
     folder = tmp_path_factory.mktemp("report")
     board = folder / "b.csv"
     with open(board, "w", newline="") as fh:

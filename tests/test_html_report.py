@@ -387,3 +387,29 @@ def test_a_full_disk_leaves_no_half_written_page(tmp_path, tiny_disk, capsys):
     err = one_line_error(capsys, ["report", str(board), "--out", str(out)])
     assert err.startswith(f"noss-eval: error: report --out: cannot write {out} (")
     assert sorted(p.name for p in tiny_disk.iterdir()) == ["filler"]
+
+
+def test_what_the_page_cannot_show_is_said(tmp_path):
+    """Without a runs file, with rows of another copy of a task's data, with deltas against two
+    references: the page says so, and shows the most recent row."""
+    from noss_eval.html_report import write_report
+
+    board = make_board(tmp_path, latency=False)
+    runs_path(board).unlink()
+    rows = list(csv.DictReader(board.open(encoding="utf-8")))
+    alpha = next(
+        r for r in rows if (r["embedder"], r["task"], r["probe"]) == ("alpha", "savee", "best")
+    )
+    newer = {**alpha, "data_fingerprint": "e" * 64, "headline_score": "12.5"}
+    newer.update(created="2027-01-01T00:00:00+00:00", reference="frill-published", delta="1.0")
+    merge_leaderboard(board, [newer])
+    report = write_report(board, tmp_path / "r.html", probe="best")
+    page = (tmp_path / "r.html").read_text(encoding="utf-8")
+    assert "no runs file (board.runs.jsonl)" in page
+    assert "1 older row(s) on another copy of a task&#39;s data are not shown" in page
+    (table,) = [t for t in report.tables if t.protocol == alpha["protocol"]]
+    (entry,) = [e for e in table.entries if e.label == "alpha"]
+    assert entry.cells["savee"].value == "12.5" and entry.average is None
+    assert entry.average_note == "deltas against frill-published, trill: not averaged"
+    assert "deltas against frill-published, trill: not averaged" in page
+    assert "no record of this run in the runs file" in page
