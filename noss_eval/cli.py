@@ -32,6 +32,7 @@ subcommands:
   noss-eval check MODEL [--embedder-option K=V]            # inputs, outputs, dim, finite, time
   noss-eval latency MODEL [MODEL ...] [--leaderboard CSV]   # ms per 0.96 s window, size, params
   noss-eval frontier CSV --out frontier.png                 # quality vs latency, Pareto frontier
+  noss-eval report CSV --out report.html                    # the leaderboard as one HTML page
 
 --embedder accepts a preset name (trill, frill, ...), a kind (dsp), a .tflite file, a SavedModel
 directory or a TF Hub handle. Embeddings are mean-pooled over time, cached under --cache-dir, and
@@ -218,6 +219,13 @@ def build_parser() -> argparse.ArgumentParser:
         "x data fingerprint x seed); the run's configuration goes to CSV-stem.runs.jsonl",
     )
     out.add_argument(
+        "--report",
+        type=Path,
+        metavar="HTML",
+        help="at the end, write the whole leaderboard (needs --leaderboard) as one self-contained "
+        "HTML page, as `noss-eval report CSV --out HTML` does",
+    )
+    out.add_argument(
         "--no-progress",
         action="store_true",
         help="no progress (a bar on a terminal, else a line every 30 s with rate and ETA)",
@@ -315,6 +323,61 @@ def frontier_parser() -> argparse.ArgumentParser:
     return p
 
 
+REPORT_EXAMPLES = """\
+examples:
+  noss-eval report board.csv --out report.html     # then open report.html in a browser
+  noss-eval report board.csv --probe logistic --out logistic.html
+  noss-eval report board.csv --runs elsewhere/board.runs.jsonl --out report.html
+
+The page works offline (styles, script and figures inline; it makes no request): a sortable table
+per protocol (score, 95 % interval, delta vs the reference, n.s. where the paired test does not
+show it real, best per task marked), a chart per task, the quality-vs-latency frontier when
+`noss-eval latency` has filled the board, and the command, versions, data and seed of every run.
+"""
+
+
+def report_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="noss-eval report",
+        description="Write a leaderboard CSV as one self-contained HTML page to look at, share "
+        "or mail.",
+        epilog=REPORT_EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("leaderboard", type=Path, metavar="CSV", help="written by --leaderboard")
+    p.add_argument(
+        "--runs",
+        type=Path,
+        metavar="JSONL",
+        help="the runs file with each row's command and versions (default: CSV-stem.runs.jsonl)",
+    )
+    p.add_argument(
+        "--out",
+        type=Path,
+        default=Path("report.html"),
+        metavar="HTML",
+        help="where to write the page (default: report.html)",
+    )
+    p.add_argument(
+        "--probe",
+        choices=("best", "logistic", "lda", "forest"),
+        default="best",
+        help="which probe row of each task to show (default: best, the best configuration of "
+        "every probe family)",
+    )
+    return p
+
+
+def run_report(args: argparse.Namespace) -> int:
+    from noss_eval.html_report import write_report
+
+    report = write_report(args.leaderboard, args.out, args.runs, args.probe)
+    rows = sum(len(t.entries) for t in report.tables)
+    tables = f"{len(report.tables)} protocol{'s' if len(report.tables) > 1 else ''}"
+    print(f"report: {args.out} ({rows} embedder rows, {tables}, {len(report.task_charts)} tasks)")
+    return 0
+
+
 def check_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="noss-eval check",
@@ -374,6 +437,7 @@ SUBCOMMANDS = {
     "check": (check_parser, run_check),
     "latency": (latency_parser, run_latency),
     "frontier": (frontier_parser, run_frontier),
+    "report": (report_parser, run_report),
 }
 
 
@@ -391,6 +455,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"noss-eval: error: {exc}", file=sys.stderr)
             return 2
     args = build_parser().parse_args(argv)
+    args.command = ["noss-eval", *argv]
     configure_logging(logging.WARNING if args.quiet else logging.INFO)
     try:
         if args.list_tasks or args.list_embedders:
@@ -455,6 +520,7 @@ def _config(args: argparse.Namespace, embedder: str, data_dir: Path | None, **ov
         strict=args.strict,
         flush_seconds=args.flush_seconds,
         progress=not args.no_progress and not args.quiet,
+        command=tuple(getattr(args, "command", ())),
         **overrides,
     )
 
@@ -477,12 +543,33 @@ def run_eval(args: argparse.Namespace) -> int:
         raise NossError(f"--data-dir: no such directory: {args.data_dir}")
     if custom and not args.tasks:
         args.tasks = ",".join(custom)
+    _check_report(args)
     config = _config(args, args.embedder, args.data_dir)
     rows = run(config, {**BUILTIN_TASKS, **custom})
     print(format_table(rows))
     if args.leaderboard:
         print(f"leaderboard: {args.leaderboard}")
+    _write_report(args)
     return 0
+
+
+def _check_report(args: argparse.Namespace) -> None:
+    """Before the run: --report has a board to show and a place to go."""
+    if args.report is None:
+        return
+    if args.leaderboard is None:
+        raise NossError("--report: needs --leaderboard CSV (the page shows the leaderboard)")
+    from noss_eval.leaderboard import check_writable
+
+    check_writable(args.report, "--report")
+
+
+def _write_report(args: argparse.Namespace) -> None:
+    if args.report is not None:
+        from noss_eval.html_report import write_report
+
+        write_report(args.leaderboard, args.report)
+        print(f"report: {args.report}")
 
 
 def run_demo(args: argparse.Namespace) -> int:
@@ -491,6 +578,7 @@ def run_demo(args: argparse.Namespace) -> int:
     from noss_eval.table import format_table
 
     args.leaderboard = args.leaderboard or Path("noss-eval-demo.csv")
+    _check_report(args)
     with tempfile.TemporaryDirectory(prefix="noss-eval-demo-") as tmp:
         data_dir = args.data_dir or Path(tmp) / "data"
         args.cache_dir = args.cache_dir or Path(tmp) / "cache"
@@ -508,6 +596,7 @@ def run_demo(args: argparse.Namespace) -> int:
         rows = run(config)
     print(format_table(rows, note="delta vs TRILL: not applicable to synthetic data"))
     print(f"leaderboard: {args.leaderboard}")
+    _write_report(args)
     print(
         "NOTE: the demo data is synthetic (generated tones, not speech); these numbers only show "
         "that the pipeline works and say nothing about real NOSS performance."

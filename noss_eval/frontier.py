@@ -77,14 +77,21 @@ def mark_frontier(points: list[Point]) -> list[Point]:
     return [Point(p.embedder, p.sha256, p.latency_ms, p.quality, not dominated(p)) for p in points]
 
 
-def plot(points: list[Point], tasks: list[str], out: Path, title: str) -> None:
-    import matplotlib
+def frontier_points(
+    rows: list[dict[str, str]], probe: str, protocol: str
+) -> tuple[list[Point], list[str], list[str]]:
+    """`collect`, with each point's place on the Pareto frontier marked."""
+    points, tasks, skipped = collect(rows, probe, protocol)
+    return mark_frontier(points), tasks, skipped
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+
+def draw(points: list[Point], tasks: list[str], title: str, reference: str = "TRILL"):
+    """The frontier figure (a matplotlib Figure, no pyplot state): save it as PNG or SVG."""
     import matplotlib.ticker
+    from matplotlib.figure import Figure
 
-    fig, ax = plt.subplots(figsize=(7, 4.5), dpi=120)
+    fig = Figure(figsize=(7, 4.5), dpi=120)
+    ax = fig.add_subplot()
     front = sorted((p for p in points if p.on_frontier), key=lambda p: p.latency_ms)
     rest = [p for p in points if not p.on_frontier]
     ax.scatter(
@@ -117,7 +124,7 @@ def plot(points: list[Point], tasks: list[str], out: Path, title: str) -> None:
             fontsize=8,
             alpha=1.0 if p.on_frontier else 0.5,
         )
-    ax.axhline(0.0, color="0.3", lw=0.8, ls="--", label="TRILL (reference)")
+    ax.axhline(0.0, color="0.3", lw=0.8, ls="--", label=f"{reference} (reference)")
     ax.set_xscale("log")
     xs, ys = [p.latency_ms for p in points], [p.quality for p in points] + [0.0]
     ax.set_xlim(min(xs) / 1.6, max(xs) * 2.2)  # room for labels right of the points
@@ -129,7 +136,7 @@ def plot(points: list[Point], tasks: list[str], out: Path, title: str) -> None:
     ax.xaxis.set_minor_formatter(plain if narrow else matplotlib.ticker.NullFormatter())
     ax.tick_params(axis="x", which="minor", labelsize=7)
     ax.set_xlabel("latency per 0.96 s window, 1 thread (ms, log scale)")
-    ax.set_ylabel("average delta vs TRILL (headline points)")
+    ax.set_ylabel(f"average delta vs {reference} (headline points)")
     ax.set_title(title, fontsize=10)
     ax.text(
         0.01,
@@ -143,17 +150,19 @@ def plot(points: list[Point], tasks: list[str], out: Path, title: str) -> None:
     ax.legend(loc="best", fontsize=8, framealpha=0.9)
     ax.grid(alpha=0.3, which="both")
     fig.tight_layout()
+    return fig
+
+
+def plot(points: list[Point], tasks: list[str], out: Path, title: str) -> None:
     out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out)
-    plt.close(fig)
+    draw(points, tasks, title).savefig(out)
 
 
 def frontier(leaderboard: Path, out: Path, probe: str, protocol: str) -> tuple[list[Point], str]:
     """Plot to `out`; return the points and a text summary naming the frontier models."""
     if not leaderboard.is_file():
         raise NossError(f"frontier: no such file: {leaderboard}")
-    points, tasks, skipped = collect(read_leaderboard(leaderboard), probe, protocol)
-    points = mark_frontier(points)
+    points, tasks, skipped = frontier_points(read_leaderboard(leaderboard), probe, protocol)
     plot(points, tasks, out, f"quality vs latency ({probe} probe, {protocol} protocol)")
     lines = ["Pareto frontier (fastest first):"]
     lines += [

@@ -129,32 +129,32 @@ def _key(row: dict[str, Any]) -> tuple[str, ...]:
     return tuple(str(row.get(k, "")) for k in KEY)
 
 
-def read_leaderboard(path: Path) -> list[dict[str, str]]:
+def read_leaderboard(path: Path, option: str = "--leaderboard") -> list[dict[str, str]]:
     """The rows of a noss-eval leaderboard CSV ([] when absent); anything else is a one-line
     error that names the file."""
     if not path.exists():
         return []
     if not path.is_file():
-        raise NossError(f"--leaderboard: {path} is a folder, not a file; give a file path")
+        raise NossError(f"{option}: {path} is a folder, not a file; give a file path")
     try:
         with open(path, newline="", encoding="utf-8-sig") as fh:
             reader = csv.DictReader(fh)
             if reader.fieldnames is None or not set(KEY[:5]) <= set(reader.fieldnames):
                 raise NossError(
-                    f"--leaderboard: {path} is not a noss-eval leaderboard CSV; "
+                    f"{option}: {path} is not a noss-eval leaderboard CSV; "
                     "give another path or move the file"
                 )
             rows = []
             for row in reader:
                 if None in row or None in row.values():
                     raise NossError(
-                        f"--leaderboard: {path}:{reader.line_num}: the row does not have the "
+                        f"{option}: {path}:{reader.line_num}: the row does not have the "
                         f"header's {len(reader.fieldnames)} fields; fix or move the file"
                     )
                 rows.append(row)
             return rows
     except (OSError, UnicodeDecodeError, csv.Error) as exc:
-        raise NossError(f"--leaderboard: cannot read {path} ({exc})") from None
+        raise NossError(f"{option}: cannot read {path} ({exc})") from None
 
 
 def check_writable(path: Path, option: str = "--leaderboard") -> None:

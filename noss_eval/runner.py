@@ -58,10 +58,27 @@ class RunConfig:
     data_label: str = ""  # recorded in the data_source column; defaults to the source
     flush_seconds: float = 30.0  # the most extraction work `kill -9` can lose
     threads: int | None = None  # cores the run may use; None: every usable core
+    command: tuple[str, ...] = ()  # the command line, when run from it (for the runs file)
 
     @property
     def budget(self) -> ThreadBudget:
         return ThreadBudget(self.threads or usable_cores())
+
+
+VERSIONED = ("noss-eval", "numpy", "scikit-learn", "scipy", "tensorflow", "ai-edge-litert", "soxr")
+
+
+def package_versions() -> dict[str, str]:
+    """The versions a run's numbers depend on, for its record in the runs file."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    out = {}
+    for name in VERSIONED:
+        try:
+            out[name] = version(name)
+        except PackageNotFoundError:
+            out[name] = "not installed"
+    return out
 
 
 def select_tasks(
@@ -258,6 +275,7 @@ def _run(config: RunConfig, registry: Mapping[str, Task]) -> list[dict[str, Any]
             "run_id": run_id,
             **{k: str(v) if isinstance(v, Path) else v for k, v in asdict(config).items()},
             "embedder_settings": embedder.settings,
+            "versions": package_versions(),
             "created": stamp.created,
         }
         save_results(config.leaderboard, rows, record)

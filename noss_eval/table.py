@@ -40,10 +40,10 @@ def format_table(rows: Sequence[dict[str, Any]], note: str = "") -> str:
             r["task"],
             r["probe"],
             HEADLINE_NAMES.get(r["headline_metric"], r["headline_metric"]),
-            _num(r["headline_score"]),
-            _interval(r.get("headline_ci_low"), r.get("headline_ci_high")),
-            _num(r.get("reference_score")),
-            _num(r.get("delta"), signed=True),
+            format_number(r["headline_score"]),
+            format_interval(r.get("headline_ci_low"), r.get("headline_ci_high")),
+            format_number(r.get("reference_score")),
+            format_number(r.get("delta"), signed=True),
             str(r.get("delta_p_value") or "-"),
             str(r["n_test"]),
             r["config"],
@@ -70,11 +70,13 @@ def format_table(rows: Sequence[dict[str, Any]], note: str = "") -> str:
     return "\n".join(lines)
 
 
-def _interval(low: Any, high: Any) -> str:
+def format_interval(low: Any, high: Any) -> str:
+    """A 95 % interval as the table shows it (one decimal), "-" when absent."""
     return "-" if low in (None, "") else f"{float(low):.1f}-{float(high):.1f}"
 
 
-def _num(value: Any, signed: bool = False) -> str:
+def format_number(value: Any, signed: bool = False) -> str:
+    """A score or delta as the table shows it (two decimals), "-" when absent."""
     if value in (None, ""):
         return "-"
     return f"{float(value):+.2f}" if signed else f"{float(value):.2f}"

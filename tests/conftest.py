@@ -1,7 +1,9 @@
-"""Session fixtures: the real models the tests run (built once per session)."""
+"""Shared fixtures: the real models the tests run (built once per session), a tiny real disk."""
 
 from __future__ import annotations
 
+import os
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -37,3 +39,19 @@ def batched_like(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def logmel_like(tmp_path_factory) -> Path:
     return save_logmel(tmp_path_factory.mktemp("savedmodels") / "frill_nofrontend")
+
+
+@pytest.fixture
+def tiny_disk(tmp_path):
+    """A real 256 KiB filesystem (tmpfs; needs root, as CI runs)."""
+    mount = tmp_path / "disk"
+    mount.mkdir()
+    done = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", str(mount)], capture_output=True
+    )
+    if done.returncode:
+        if os.environ.get("CI"):
+            pytest.fail(f"cannot mount a tmpfs in CI: {done.stderr!r}")
+        pytest.skip("mounting a tmpfs needs root")
+    yield mount
+    subprocess.run(["umount", str(mount)], check=False)

@@ -1,6 +1,8 @@
 """Fuzzing (hypothesis) of every reader of user files: whatever bytes a user's file holds, the
 reader gives a result or one NossError — never a traceback."""
 
+import csv
+
 import numpy as np
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -175,3 +177,55 @@ def test_cache_entries(tmp_path_factory, content, keep):
     path.write_bytes(good[:keep] + content)
     loaded = cache.load(path)  # never raises: unreadable entries are quarantined
     assert loaded in ({}, {"a": loaded.get("a")})
+
+
+@FUZZ
+@given(content=blobs, runs=blobs)
+def test_report_readers(tmp_path_factory, content, runs):
+    from noss_eval.html_report import load_board, load_runs
+    from noss_eval.leaderboard import COLUMNS
+
+    folder = tmp_path_factory.mktemp("report")
+    board, records = folder / "b.csv", folder / "b.runs.jsonl"
+    board.write_bytes(",".join(COLUMNS).encode() + b"\n" + content)
+    records.write_bytes(runs)
+    must_not_crash(lambda: load_board(board))
+    must_not_crash(lambda: load_runs(records))
+    board.write_bytes(content)
+    must_not_crash(lambda: load_board(board))
+
+
+words = st.sampled_from(["", "x", "noss", "noss-eval", "<a href='//x'>", "$\\frac$", "é"])
+numbers = st.one_of(st.just(""), st.floats(-1e3, 1e3).map(repr))
+report_rows = st.tuples(
+    words,
+    words,
+    words,
+    st.just("best"),
+    words,
+    words,
+    numbers.filter(bool),
+    numbers,
+    words,
+    numbers,
+    numbers,
+    numbers,
+)
+
+
+@settings(FUZZ, max_examples=10)
+@given(rows=st.lists(report_rows, min_size=1, max_size=5))
+def test_report_of_any_board_it_reads(tmp_path_factory, rows):
+    """Whatever board the reader accepts, the page is written (names, tasks, protocols and
+    numbers of any kind)."""
+    from noss_eval.html_report import write_report
+
+    columns = ("embedder", "embedder_fingerprint", "task", "probe", "protocol")
+    columns += ("headline_metric", "headline_score", "delta", "embedder_sha256", "latency_ms")
+    columns += ("headline_ci_low", "headline_ci_high")
+    columns += ("headline_ci_low", "headline_ci_high")
+    folder = tmp_path_factory.mktemp("report")
+    board = folder / "b.csv"
+    with open(board, "w", newline="") as fh:
+        csv.writer(fh).writerows([columns, *rows])
+    must_not_crash(lambda: write_report(board, folder / "r.html"))

@@ -375,22 +375,6 @@ def test_cache_folder_is_checked_for_room_and_writability_before_the_run(tmp_pat
     assert not (tmp_path / "b.csv").exists()
 
 
-@pytest.fixture
-def tiny_disk(tmp_path):
-    """A real 256 KiB filesystem (tmpfs; needs root, as CI runs)."""
-    mount = tmp_path / "disk"
-    mount.mkdir()
-    done = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", str(mount)], capture_output=True
-    )
-    if done.returncode:
-        if os.environ.get("CI"):
-            pytest.fail(f"cannot mount a tmpfs in CI: {done.stderr!r}")
-        pytest.skip("mounting a tmpfs needs root")
-    yield mount
-    subprocess.run(["umount", str(mount)], check=False)
-
-
 def test_full_disk_is_one_line_and_damages_nothing(tmp_path, tiny_disk):
     from noss_eval.errors import NossError
 

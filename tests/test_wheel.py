@@ -1,10 +1,12 @@
-"""A newcomer's install: the built wheel carries every task, embedder preset and config file,
-and its console script runs the demo from outside the source tree."""
+"""A newcomer's install: the built wheel carries every task, embedder preset, config file and the
+report's template, and its console script runs the demo and the report from outside the source
+tree."""
 
 import csv
 import site
 import subprocess
 import sys
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -74,3 +76,16 @@ def test_wheel_installs_and_runs_the_demo(tmp_path):
     )
     assert demo.returncode == 0, demo.stderr
     assert len(list(csv.DictReader((tmp_path / "noss-eval-demo.csv").open()))) == 8 * 3
+    # the report's template and script are package data
+    assert {"noss_eval/templates/report.html.j2", "noss_eval/templates/report.js"} <= set(
+        zipfile.ZipFile(wheel).namelist()
+    )
+    report = subprocess.run(
+        [venv / "bin" / "noss-eval", "report", "noss-eval-demo.csv", "--out", "report.html"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+    )
+    assert report.returncode == 0, report.stderr
+    page = (tmp_path / "report.html").read_text(encoding="utf-8")
+    assert page.count("<td data-task=") == 8 and page.count("<svg") == 8
