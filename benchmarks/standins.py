@@ -9,7 +9,9 @@ Keras models converted with TFLiteConverter.from_keras_model; only TFLite builti
 
 from __future__ import annotations
 
+import contextlib
 import os
+import sys
 from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
@@ -60,7 +62,8 @@ def standin(name: str) -> Path:
         import tensorflow as tf
 
         MODELS.mkdir(parents=True, exist_ok=True)
-        blob = tf.lite.TFLiteConverter.from_keras_model(_build(name)).convert()
+        with contextlib.redirect_stdout(sys.stderr):  # the converter prints its artifact
+            blob = tf.lite.TFLiteConverter.from_keras_model(_build(name)).convert()
         tmp = path.with_suffix(".tmp")
         tmp.write_bytes(blob)
         tmp.rename(path)
