@@ -374,7 +374,8 @@ def run_report(args: argparse.Namespace) -> int:
     report = write_report(args.leaderboard, args.out, args.runs, args.probe)
     rows = sum(len(t.entries) for t in report.tables)
     tables = f"{len(report.tables)} protocol{'s' if len(report.tables) > 1 else ''}"
-    print(f"report: {args.out} ({rows} embedder rows, {tables}, {len(report.task_charts)} tasks)")
+    rows_text = f"{rows} embedder row{'s' if rows != 1 else ''}"
+    print(f"report: {args.out} ({rows_text}, {tables}, {len(report.task_charts)} tasks)")
     return 0
 
 

@@ -1,9 +1,10 @@
 """`noss-eval report`: the leaderboard as one self-contained HTML page.
 
-Rows of the leaderboard CSV (and the runs file beside it) -> a typed view model -> a Jinja2
-template (autoescaped: embedder names and paths come from users). Styles, the sorting script and
-the figures (SVG) are inline, and a Content-Security-Policy forbids every request, so the page
-works offline, from a file or a mail attachment. Numbers are shown as the console table shows
+Rows of the leaderboard CSV (and the runs file beside it: `provenance`) -> a typed view model
+(tables, figures from `report_figures`, runs) -> a Jinja2 template (autoescaped: embedder names
+and paths come from users). Styles, the sorting script and the figures (SVG) are inline, and a
+Content-Security-Policy forbids every request, so the page works offline, from a file or a mail
+attachment. Numbers are shown as the console table shows
 them (`table.format_number`, `format_interval`); each cell also carries the CSV's exact value.
 """
 
@@ -11,9 +12,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import json
 import math
-import shlex
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from importlib import resources
@@ -25,6 +24,7 @@ from noss_eval.atomic import atomic_write_text
 from noss_eval.errors import NossError
 from noss_eval.frontier import frontier_points
 from noss_eval.leaderboard import PROTOCOL_NOTES, check_writable, read_leaderboard, runs_path
+from noss_eval.provenance import Run, load_runs, runs_of
 from noss_eval.report_figures import Bar, RefLine, frontier_chart, task_chart
 from noss_eval.table import HEADLINE_NAMES, average_delta, format_interval, format_number
 
@@ -82,7 +82,6 @@ class Cell:
 class Entry:
     """One table row: an embedder (one fingerprint, seed and data source) under one protocol."""
 
-    key: EntryKey
     label: str
     cells: dict[str, Cell]  # by task
     average: tuple[float, int, str] | None  # mean delta, over how many tasks, against what
@@ -117,19 +116,6 @@ class Chart:
     title: str
     alt: str
     svg: str
-
-
-@dataclass(frozen=True)
-class Run:
-    id: str
-    command: str
-    command_note: str
-    versions: list[tuple[str, str]]
-    data: str
-    seed: str
-    protocol: str
-    created: str
-    produced: list[str]
 
 
 @dataclass
@@ -183,30 +169,6 @@ def load_board(path: Path) -> list[dict[str, str]]:
         if row["task"] and not row["headline_score"]:
             raise NossError(f"report: {path}: row {line} has no headline_score; fix or remove it")
     return rows
-
-
-def load_runs(path: Path) -> dict[str, dict[str, Any]]:
-    """The runs file's records by run_id ({} when absent)."""
-    if not path.exists():
-        return {}
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except (OSError, UnicodeDecodeError) as exc:
-        raise NossError(f"report --runs: cannot read {path} ({exc}); give --runs FILE") from None
-    records = {}
-    for n, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue
-        try:
-            record = json.loads(line)
-        except ValueError:
-            record = None
-        if not isinstance(record, dict) or "run_id" not in record:
-            raise NossError(
-                f"report --runs: {path}:{n}: not a noss-eval run record; fix or move the file"
-            )
-        records[str(record["run_id"])] = record
-    return records
 
 
 def build(
@@ -303,7 +265,6 @@ def _table(protocol, groups, model, notes) -> Table:
         extra = model.get(next(iter(cells.values())).get("embedder_sha256", ""), {})
         entries.append(
             Entry(
-                key=key,
                 label=labels[key],
                 cells={t: Cell(r, float(r["headline_score"]) == best[t]) for t, r in cells.items()},
                 average=average,
@@ -450,10 +411,8 @@ def _frontier(rows, probe, protocols) -> tuple[list[Chart] | None, list[str]]:
     return charts, notes
 
 
-# --- provenance -----------------------------------------------------------------------------
-
-
 def _runs(tables: list[Table], records: dict[str, dict[str, Any]]) -> list[Run]:
+    """Each run behind a shown cell, with the rows it produced."""
     produced: dict[str, list[str]] = defaultdict(list)
     first_row: dict[str, dict[str, str]] = {}
     for table in tables:
@@ -465,50 +424,4 @@ def _runs(tables: list[Table], records: dict[str, dict[str, Any]]) -> list[Run]:
                 first_row.setdefault(run_id, cell.row)
             for run_id, tasks in tasks_of.items():
                 produced[run_id].append(f"{entry.label} ({table.protocol}): {', '.join(tasks)}")
-    runs = []
-    for run_id, row in sorted(first_row.items(), key=lambda kv: (kv[1].get("created", ""), kv[0])):
-        record = records.get(run_id)
-        if record is None:
-            command, note = "", "no record of this run in the runs file"
-        elif record.get("command"):
-            command, note = shlex.join(str(a) for a in record["command"]), ""
-        else:
-            command, note = _command_from(record), "reconstructed from the recorded configuration"
-        versions = (record or {}).get("versions") or {"noss-eval": row.get("noss_eval_version")}
-        data = row.get("data_source", "")
-        where = (record or {}).get("tfds_data_dir") or (record or {}).get("data_dir")
-        runs.append(
-            Run(
-                id=run_id,
-                command=command,
-                command_note=note,
-                versions=sorted((str(k), str(v)) for k, v in versions.items()),
-                data=f"{data} ({where})" if where else data,
-                seed=row.get("seed", ""),
-                protocol=PROTOCOL_NOTES.get(row["protocol"], row["protocol"]),
-                created=row.get("created", ""),
-                produced=produced[run_id],
-            )
-        )
-    return runs
-
-
-def _command_from(record: dict[str, Any]) -> str:
-    """The command line a record written before commands were recorded amounts to."""
-    demo = record.get("data_label") == "synthetic-demo"
-    args = ["noss-eval", "--demo"] if demo else ["noss-eval", "--embedder", record["embedder"]]
-    if demo and record.get("embedder") != "dsp":
-        args += ["--embedder", str(record.get("embedder"))]
-    args += [f"--embedder-option={k}={v}" for k, v in record.get("embedder_options", {}).items()]
-    flags = {
-        "--data-dir": None if demo or record.get("source") == "tfds" else record.get("data_dir"),
-        "--source": None if record.get("source") in (None, "layout") else record["source"],
-        "--tfds-data-dir": record.get("tfds_data_dir"),
-        "--tasks": ",".join(record.get("tasks") or ()),
-        "--protocol": None if record.get("protocol") == "noss-eval" else record.get("protocol"),
-        "--reference": record.get("reference"),
-        "--seed": None if not record.get("seed") else str(record["seed"]),
-        "--leaderboard": record.get("leaderboard"),
-    }
-    args += [x for flag, value in flags.items() if value for x in (flag, str(value))]
-    return shlex.join(args)
+    return runs_of(first_row, produced, records)

@@ -182,8 +182,9 @@ def test_cache_entries(tmp_path_factory, content, keep):
 @FUZZ
 @given(content=blobs, runs=blobs)
 def test_report_readers(tmp_path_factory, content, runs):
-    from noss_eval.html_report import load_board, load_runs
+    from noss_eval.html_report import load_board
     from noss_eval.leaderboard import COLUMNS
+    from noss_eval.provenance import load_runs
 
     folder = tmp_path_factory.mktemp("report")
     board, records = folder / "b.csv", folder / "b.runs.jsonl"
