@@ -319,6 +319,22 @@ def frontier_parser() -> argparse.ArgumentParser:
         help="which probe's deltas to plot (default: the best probe of each task)",
     )
     p.add_argument("--protocol", choices=("noss-eval", "noss"), default="noss-eval")
+    p.add_argument(
+        "--explain",
+        action="store_true",
+        help="also the FRILL hyperparameter analysis: a linear regression of average delta, "
+        "latency and size on the distilled students' knobs (standardized weights, printed and "
+        "drawn to OUT-explain.png); the students' manifests are found from the leaderboard's "
+        "runs file, or give --manifest",
+    )
+    p.add_argument(
+        "--manifest",
+        type=Path,
+        action="append",
+        default=[],
+        metavar="CSV",
+        help="a `noss-eval distill` manifest.csv for --explain; repeatable",
+    )
     return p
 
 
@@ -374,8 +390,23 @@ def run_latency(args: argparse.Namespace) -> int:
 def run_frontier(args: argparse.Namespace) -> int:
     from noss_eval.frontier import frontier
 
-    _, summary = frontier(args.leaderboard, args.out, args.probe, args.protocol)
+    points, summary = frontier(args.leaderboard, args.out, args.probe, args.protocol)
     print(summary)
+    if args.explain:
+        from noss_eval.explain import explain, find_manifests, plot_explanation
+        from noss_eval.leaderboard import read_leaderboard
+
+        manifests = args.manifest or find_manifests(args.leaderboard)
+        sizes = {
+            r["embedder_sha256"]: float(r["size_mb"])
+            for r in read_leaderboard(args.leaderboard)
+            if r.get("size_mb")
+        }
+        result = explain(points, sizes, manifests)
+        figure = args.out.with_name(f"{args.out.stem}-explain.png")
+        plot_explanation(result, figure)
+        print(result.table())
+        print(f"figure: {figure}")
     return 0
 
 
