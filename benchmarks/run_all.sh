@@ -20,6 +20,8 @@ out=benchmarks/RESULTS.md
   echo '```'
   echo
   python benchmarks/bench_probe.py --subset 20000 --train 138361 2>/dev/null
+  echo '```bash'; echo "python benchmarks/bench_distill.py"; echo '```'; echo
+  python benchmarks/bench_distill.py 2>/dev/null
   cat benchmarks/NOTES.md
 } > "$out.tmp"
 mv "$out.tmp" "$out"
