@@ -21,7 +21,7 @@ out=benchmarks/RESULTS.md
   echo '```'
   echo
   python benchmarks/bench_probe.py --subset 20000 --train 138361 2>/dev/null
-  for cmd in "bench_speed.py" "bench_lda.py" "bench_memory.py --clips 15000"; do
+  for cmd in "bench_speed.py" "bench_lda.py" "bench_memory.py --clips 15000" "bench_distill.py"; do
     echo '```bash'
     echo "python benchmarks/$cmd"
     echo '```'

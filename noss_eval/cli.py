@@ -33,6 +33,7 @@ subcommands:
   noss-eval latency MODEL [MODEL ...] [--leaderboard CSV]   # ms per 0.96 s window, size, params
   noss-eval frontier CSV --out frontier.png                 # quality vs latency, Pareto frontier
   noss-eval report CSV --out report.html                    # the leaderboard as one HTML page
+  noss-eval distill --teacher SPEC --audio DIR --grid tiny-grid --out DIR   # FRILL-style students
 
 --embedder accepts a preset name (trill, frill, ...), a kind (dsp), a .tflite file, a SavedModel
 directory or a TF Hub handle. Embeddings are mean-pooled over time, cached under --cache-dir, and
@@ -78,7 +79,19 @@ def build_parser() -> argparse.ArgumentParser:
     what.add_argument(
         "--embedder",
         metavar="SPEC",
-        help="preset, kind, .tflite file, SavedModel dir or TF Hub handle",
+        action="append",
+        default=[],
+        help="preset, kind, .tflite file, SavedModel dir or TF Hub handle; repeatable: each is "
+        "scored in turn on the same tasks (decoded audio is shared between them in one process)",
+    )
+    what.add_argument(
+        "--embedders-from",
+        metavar="MANIFEST",
+        type=Path,
+        action="append",
+        default=[],
+        help="score every student of a `noss-eval distill` manifest.csv (each with the options "
+        "it records, e.g. frontend=noss-logmel, plus any --embedder-option); repeatable",
     )
     what.add_argument(
         "--embedder-option",
@@ -282,9 +295,17 @@ def latency_parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "models",
-        nargs="+",
+        nargs="*",
         metavar="MODEL",
         help="anything --embedder accepts: .tflite, SavedModel dir, preset, dsp",
+    )
+    p.add_argument(
+        "--embedders-from",
+        metavar="MANIFEST",
+        type=Path,
+        action="append",
+        default=[],
+        help="also time every student of a `noss-eval distill` manifest.csv; repeatable",
     )
     p.add_argument(
         "--embedder-option",
@@ -320,6 +341,22 @@ def frontier_parser() -> argparse.ArgumentParser:
         help="which probe's deltas to plot (default: the best probe of each task)",
     )
     p.add_argument("--protocol", choices=("noss-eval", "noss"), default="noss-eval")
+    p.add_argument(
+        "--explain",
+        action="store_true",
+        help="also the FRILL hyperparameter analysis: a linear regression of average delta, "
+        "latency and size on the distilled students' knobs (standardized weights, printed and "
+        "drawn to OUT-explain.png); the students' manifests are found from the leaderboard's "
+        "runs file, or give --manifest",
+    )
+    p.add_argument(
+        "--manifest",
+        type=Path,
+        action="append",
+        default=[],
+        metavar="CSV",
+        help="a `noss-eval distill` manifest.csv for --explain; repeatable",
+    )
     return p
 
 
@@ -406,12 +443,14 @@ def run_check(args: argparse.Namespace) -> int:
 
 
 def run_latency(args: argparse.Namespace) -> int:
-    from noss_eval.embedder import parse_options
     from noss_eval.latency import format_latency, latency_columns, measure_all
     from noss_eval.leaderboard import merge_latency
 
-    options = parse_options(args.embedder_option)
-    results = measure_all([(m, options) for m in args.models], args.runs)
+    args.embedder = args.models
+    specs = embedder_specs(args)
+    if not specs:
+        raise NossError("latency: give MODEL(s) or --embedders-from MANIFEST")
+    results = measure_all(specs, args.runs)
     print(format_latency(results))
     if args.leaderboard:
         names = {
@@ -429,13 +468,41 @@ def run_latency(args: argparse.Namespace) -> int:
 def run_frontier(args: argparse.Namespace) -> int:
     from noss_eval.frontier import frontier
 
-    _, summary = frontier(args.leaderboard, args.out, args.probe, args.protocol)
+    points, summary = frontier(args.leaderboard, args.out, args.probe, args.protocol)
     print(summary)
+    if args.explain:
+        from noss_eval.explain import explain, find_manifests, plot_explanation
+        from noss_eval.leaderboard import read_leaderboard
+
+        manifests = args.manifest or find_manifests(args.leaderboard)
+        sizes = {
+            r["embedder_sha256"]: float(r["size_mb"])
+            for r in read_leaderboard(args.leaderboard)
+            if r.get("size_mb")
+        }
+        result = explain(points, sizes, manifests)
+        figure = args.out.with_name(f"{args.out.stem}-explain.png")
+        plot_explanation(result, figure)
+        print(result.table())
+        print(f"figure: {figure}")
     return 0
+
+
+def _distill_parser() -> argparse.ArgumentParser:
+    from noss_eval.distill.cli import distill_parser
+
+    return distill_parser()
+
+
+def _run_distill(args: argparse.Namespace) -> int:
+    from noss_eval.distill.cli import run_distill
+
+    return run_distill(args)
 
 
 SUBCOMMANDS = {
     "check": (check_parser, run_check),
+    "distill": (_distill_parser, _run_distill),
     "latency": (latency_parser, run_latency),
     "frontier": (frontier_parser, run_frontier),
     "report": (report_parser, run_report),
@@ -526,14 +593,29 @@ def _config(args: argparse.Namespace, embedder: str, data_dir: Path | None, **ov
     )
 
 
+def embedder_specs(args: argparse.Namespace) -> list[tuple[str, dict]]:
+    """`(spec, options)` of every --embedder, then every student of every --embedders-from
+    manifest (its own options over the command line's)."""
+    from noss_eval.distill.manifest import manifest_embedders
+    from noss_eval.embedder import parse_options
+
+    options = parse_options(getattr(args, "embedder_option", []))
+    specs = [(spec, dict(options)) for spec in args.embedder]
+    for manifest in args.embedders_from:
+        specs += [(spec, {**options, **own}) for spec, own in manifest_embedders(manifest)]
+    return specs
+
+
 def run_eval(args: argparse.Namespace) -> int:
     from noss_eval.custom_task import load_task_file
     from noss_eval.runner import run
+    from noss_eval.sources import shared_decoding
     from noss_eval.table import format_table
     from noss_eval.tasks import BUILTIN_TASKS
 
-    if not args.embedder:
-        raise NossError("--embedder is required (or use --demo); see --help")
+    embedders = embedder_specs(args)
+    if not embedders:
+        raise NossError("--embedder or --embedders-from is required (or use --demo); see --help")
     custom = {t.name: t for t in map(load_task_file, args.task_file)}
     if args.source == "tfds":
         if args.tfds_data_dir is None or not args.tfds_data_dir.expanduser().is_dir():
@@ -545,9 +627,14 @@ def run_eval(args: argparse.Namespace) -> int:
     if custom and not args.tasks:
         args.tasks = ",".join(custom)
     _check_report(args)
-    config = _config(args, args.embedder, args.data_dir)
-    rows = run(config, {**BUILTIN_TASKS, **custom})
-    print(format_table(rows))
+    base = _config(args, embedders[0][0], args.data_dir)
+    with shared_decoding(enabled=len(embedders) > 1):
+        for spec, options in embedders:
+            config = replace(base, embedder=spec, embedder_options=options)
+            rows = run(config, {**BUILTIN_TASKS, **custom})
+            if len(embedders) > 1:
+                print(f"== {spec}")
+            print(format_table(rows))
     if args.leaderboard:
         print(f"leaderboard: {args.leaderboard}")
     _write_report(args)
@@ -578,6 +665,8 @@ def run_demo(args: argparse.Namespace) -> int:
     from noss_eval.synthetic import write_all
     from noss_eval.table import format_table
 
+    if len(args.embedder) > 1 or args.embedders_from:
+        raise NossError("--demo scores one --embedder; drop the others")
     args.leaderboard = args.leaderboard or Path("noss-eval-demo.csv")
     _check_report(args)
     with tempfile.TemporaryDirectory(prefix="noss-eval-demo-") as tmp:
@@ -587,7 +676,7 @@ def run_demo(args: argparse.Namespace) -> int:
         write_all(data_dir, seed=args.seed)
         config = _config(
             args,
-            args.embedder or "dsp",
+            args.embedder[0] if args.embedder else "dsp",
             data_dir,
             data_label="synthetic-demo",
         )

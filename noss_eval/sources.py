@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from collections import OrderedDict
 from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -55,12 +57,68 @@ class Dataset:
         return digest.hexdigest()[:16]
 
 
+class _DecodedMemo:
+    """Decoded waveforms kept for the next embedder of a multi-embedder run (in this process),
+    keyed by file, size, mtime, segment and rate; at most `budget` bytes, oldest dropped."""
+
+    def __init__(self, budget: int) -> None:
+        self.budget, self.used = budget, 0
+        self.items: OrderedDict[tuple, np.ndarray] = OrderedDict()
+        self.hits = 0
+
+    def get(self, key: tuple) -> np.ndarray | None:
+        found = self.items.get(key)
+        self.hits += found is not None
+        return found
+
+    def put(self, key: tuple, waveform: np.ndarray) -> None:
+        if waveform.nbytes > self.budget:
+            return
+        self.items[key] = waveform
+        self.used += waveform.nbytes
+        while self.used > self.budget:
+            self.used -= self.items.popitem(last=False)[1].nbytes
+
+
+_memo: _DecodedMemo | None = None
+
+
+@contextmanager
+def shared_decoding(enabled: bool = True, budget: int = 1 << 30) -> Iterator[None]:
+    """Within the block, files decoded in this process (the local engine) are decoded once for
+    every embedder of the same sample rate. Worker processes and Beam decode on their own."""
+    global _memo
+    if not enabled:
+        yield
+        return
+    _memo = _DecodedMemo(budget)
+    try:
+        yield
+    finally:
+        if _memo.hits:
+            log.info("decoded audio shared between embedders: %d decodes saved", _memo.hits)
+        _memo = None
+
+
 def decode(clip: Clip, rate: int) -> Decoded:
     """The clip's waveform at `rate`, or the AudioError that says why it cannot be read."""
+    key = None
+    if _memo is not None:
+        try:
+            st = clip.path.stat()
+            key = (str(clip.path), st.st_size, st.st_mtime_ns, clip.start, clip.duration, rate)
+        except OSError:
+            key = None
+        found = _memo.get(key) if key else None
+        if found is not None:
+            return found
     try:
-        return load_audio(clip.path, rate, clip.start, clip.duration)
+        waveform = load_audio(clip.path, rate, clip.start, clip.duration)
     except AudioError as exc:
         return exc
+    if _memo is not None and key:
+        _memo.put(key, waveform)
+    return waveform
 
 
 def file_stream(clips: Sequence[Clip], rate: int) -> Iterator[tuple[Clip, Decoded]]:

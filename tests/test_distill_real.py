@@ -1,0 +1,186 @@
+"""`noss-eval distill` for real: the real YAMNet TFLite as teacher, real FSDD recordings, real
+Keras training, real TFLite conversion and LiteRT. One grid run serves every check: it is killed
+(SIGKILL) mid-grid and re-run, then its students are checked, scored, timed and explained."""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import io
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from real_layouts import fsdd_keyword_task
+from testlib import SHARED, YAMNET, YAMNET_EMBEDDING, require_shared
+
+from noss_eval.cli import main
+
+GRID = """seed: 1
+data: {holdout: 0.1}
+training: {epochs: 4, batch_size: 16, patience: 4}
+students: {alpha: [0.25], pooling: [avg, flatten], quantize: [float32, int8]}
+"""
+FIRST, SECOND = "mnv3s-a0.25-avg-bn0", "mnv3s-a0.25-flat-bn0"
+pytestmark = pytest.mark.slow
+
+
+def _rows(path: Path) -> list[dict[str, str]]:
+    return list(csv.DictReader(path.open())) if path.is_file() else []
+
+
+def _teacher() -> list[str]:
+    return [
+        "--teacher",
+        str(require_shared(YAMNET)),
+        "--teacher-option",
+        f"output={YAMNET_EMBEDDING}",
+    ]
+
+
+@pytest.fixture(scope="module")
+def grid_run(tmp_path_factory):
+    """Distil, SIGKILL once the first architecture is in the manifest and the second has a
+    checkpoint, re-run; return (out dir, the re-run's log, the manifest rows before the kill)."""
+    root = tmp_path_factory.mktemp("distill")
+    recordings = require_shared(SHARED / "data" / "fsdd" / "recordings")
+    audio = root / "audio"  # recordings 10-49 of each digit and speaker: none is scored below
+    audio.mkdir()
+    for f in sorted(recordings.glob("*.wav")):
+        if int(f.stem.split("_")[2]) >= 10 and hash(f.name) % 8 == 0 or f.stem.endswith("_25"):
+            (audio / f.name).symlink_to(f)
+    (root / "grid.yaml").write_text(GRID)
+    out = root / "out"
+    args = ["distill", *_teacher(), "--audio", str(audio), "--grid", str(root / "grid.yaml"),
+            "--out", str(out), "--cache-dir", str(root / "cache"), "--no-progress"]  # fmt: skip
+    state = out / "trained" / SECOND / "state.json"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "noss_eval", *args],
+        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    deadline = time.monotonic() + 400
+    while not (_rows(out / "manifest.csv") and state.is_file()):
+        assert proc.poll() is None, proc.stderr.read().decode()[-2000:]
+        assert time.monotonic() < deadline, "no student reached the manifest"
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    before = _rows(out / "manifest.csv")
+    log = io.StringIO()
+    with contextlib.redirect_stderr(log):  # the CLI logs to the stderr of the moment
+        assert main(args) == 0
+    return root, out, log.getvalue(), before, args
+
+
+def test_kill_then_rerun_finishes_the_grid_without_retraining(grid_run):
+    _, out, log, before, args = grid_run
+    assert before and all(r["student"].startswith(FIRST) for r in before)
+    assert f"{FIRST}-f32: already in" in log and f"{FIRST}: epoch" not in log  # not retrained
+    assert f"{SECOND}: resuming from the checkpoint of epoch" in log
+    assert "computed 0" in log  # every teacher target came from the cache
+    rows = _rows(out / "manifest.csv")
+    assert sorted(r["student"] for r in rows) == sorted(
+        f"{a}-{q}" for a in (FIRST, SECOND) for q in ("f32", "int8")
+    )
+    kept = {r["student"]: r for r in rows}
+    assert all(kept[r["student"]] == r for r in before)  # finished rows untouched
+    assert all(int(r["epochs_run"]) == 4 for r in rows)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="not reached at CI scale: 4 epochs on ~315 FSDD windows give held-out R2 ~0.00 "
+    "(avg-pool) and ~-0.2 (flatten); 14 epochs on 2,700 windows reach ~0.12 (see README)",
+)
+def test_every_student_beats_the_mean_teacher_vector(grid_run):
+    _, out, _, _, _ = grid_run
+    for r in _rows(out / "manifest.csv"):
+        assert float(r["heldout_r2"]) > 0, r  # better than predicting the mean teacher vector
+        if r["quantize"] == "float32":
+            assert float(r["tflite_r2"]) > 0, r
+
+
+def test_manifest_records_every_student(grid_run):
+    _, out, _, _, _ = grid_run
+    rows = _rows(out / "manifest.csv")
+    for r in rows:
+        assert np.isfinite(float(r["heldout_r2"])) and float(r["heldout_mse"]) > 0
+        assert r["teacher_fingerprint"] and r["teacher_dim"] == "1024" and r["seed"] == "1"
+        assert int(r["params"]) > 0 and int(r["tflite_bytes"]) > 0 and r["tflite_sha256"]
+        assert int(r["heldout_files"]) >= 1 and int(r["train_windows"]) > 0
+        if r["quantize"] == "float32":
+            assert float(r["tflite_rel_rmse"]) < 1e-4, r  # the stated float32 tolerance
+            assert abs(float(r["tflite_r2"]) - float(r["heldout_r2"])) < 1e-3, r
+        else:  # int8: agreement measured and recorded
+            assert 0 < float(r["tflite_rel_rmse"]) < 1.0, r
+    sizes = {r["quantize"]: int(r["tflite_bytes"]) for r in rows if r["pooling"] == "avg"}
+    assert sizes["int8"] < 0.5 * sizes["float32"]
+
+
+def test_exports_agree_with_keras(grid_run):
+    """Recomputed here, through noss-eval's TFLite embedder: float32 and dynamic exports of the
+    trained student, and one with the NOSS frontend in the graph (audio in)."""
+    from noss_eval.audio import load_audio
+    from noss_eval.distill import export
+    from noss_eval.distill.grid import load_grid
+    from noss_eval.distill.train import load_trained
+
+    root, out, _, _, _ = grid_run
+    grid = load_grid(root / "grid.yaml")
+    arch = next(a for a in grid.architectures if a.name == FIRST)
+    model = load_trained(out / "trained" / FIRST, arch, 1024, grid.training, grid.seed)
+    held = [Path(p) for p in (out / "heldout.txt").read_text().split()][:8]
+    audio = [load_audio(p, 16000) for p in held]
+    for quantize, frontend, bound in (
+        ("float32", False, export.TOLERANCE["float32"]),
+        ("dynamic", False, export.TOLERANCE["dynamic"]),
+        ("float32", True, export.AUDIO_TOLERANCE),
+    ):
+        path = root / f"{quantize}-{frontend}.tflite"
+        path.write_bytes(export.to_tflite(model, quantize, frontend))
+        agree = export.agreement(path, model, frontend, audio)
+        assert agree.rel_rmse < bound, (quantize, frontend, agree)
+        assert agree.r2_vs_keras > 0.9, (quantize, frontend, agree)
+    assert main(["check", str(root / "float32-True.tflite")]) == 0  # audio in, as FRILL's
+
+
+def test_score_time_and_explain_the_grid(grid_run, capsys):
+    root, out, _, _, _ = grid_run
+    recordings = require_shared(SHARED / "data" / "fsdd" / "recordings")
+    digits = fsdd_keyword_task(recordings, root / "fsdd", per_digit=4)
+    board = root / "board.csv"
+    yamnet = str(require_shared(YAMNET))
+    assert main(["--embedders-from", str(out / "manifest.csv"), "--task-file", str(digits),
+                 "--reference", yamnet, "--reference-option", f"output={YAMNET_EMBEDDING}",
+                 "--cache-dir", str(root / "cache"), "--leaderboard", str(board),
+                 "--no-progress"]) == 0  # fmt: skip
+    printed = capsys.readouterr()
+    assert "decodes saved" in printed.err  # decoded audio shared between the students
+    rows = _rows(board)
+    students = {r["embedder_sha256"] for r in rows if r["reference"] != ""} - {""}
+    manifest = _rows(out / "manifest.csv")
+    assert {r["tflite_sha256"] for r in manifest} <= {r["embedder_sha256"] for r in rows}
+    assert all(
+        r["delta"] for r in rows if r["embedder_sha256"] in students and r["probe"] == "best"
+    )
+    assert main(["latency", "--embedders-from", str(out / "manifest.csv"), "--runs", "3",
+                 "--leaderboard", str(board)]) == 0  # fmt: skip
+    capsys.readouterr()
+    png = root / "frontier.png"
+    assert main(["frontier", str(board), "--out", str(png), "--explain"]) == 0
+    text = capsys.readouterr().out
+    assert png.is_file() and (root / "frontier-explain.png").is_file()
+    assert "standardized regression weights" in text and "4 students" in text
+    for knob in ("global avg pool", "quantize int8"):
+        line = next(x for x in text.splitlines() if x.startswith(knob))
+        assert len([float(v) for v in line[len(knob) :].split()]) == 3
+    size_line = next(x for x in text.splitlines() if x.startswith("quantize int8"))
+    assert float(size_line.split()[-1]) < 0  # int8 makes the file smaller: a real effect
+    assert np.isfinite([float(r["latency_ms"]) for r in _rows(board) if r.get("latency_ms")]).all()
