@@ -3,6 +3,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out=benchmarks/RESULTS.md
+# Keras prints each stand-in's exported signature on stdout while converting it to TFLite.
+quiet_keras() { grep -Ev "^(Saved artifact at|\* Endpoint|  args_0|Output Type:|  TensorSpec|Captures:|  [0-9]+: TensorSpec)"; }
 {
   echo "# Benchmark results"
   echo
@@ -15,7 +17,7 @@ out=benchmarks/RESULTS.md
   echo "python benchmarks/bench_extraction.py --clips 400"
   echo '```'
   echo
-  python benchmarks/bench_extraction.py --clips 400 2>/dev/null | grep -v XNNPACK
+  python benchmarks/bench_extraction.py --clips 400 2>/dev/null | grep -v XNNPACK | quiet_keras
   echo '```bash'
   echo "python benchmarks/bench_probe.py --subset 20000 --train 138361"
   echo '```'

@@ -9,9 +9,7 @@ Keras models converted with TFLiteConverter.from_keras_model; only TFLite builti
 
 from __future__ import annotations
 
-import contextlib
 import os
-import sys
 from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
@@ -62,8 +60,7 @@ def standin(name: str) -> Path:
         import tensorflow as tf
 
         MODELS.mkdir(parents=True, exist_ok=True)
-        with contextlib.redirect_stdout(sys.stderr):  # the converter prints its artifact
-            blob = tf.lite.TFLiteConverter.from_keras_model(_build(name)).convert()
+        blob = tf.lite.TFLiteConverter.from_keras_model(_build(name)).convert()
         tmp = path.with_suffix(".tmp")
         tmp.write_bytes(blob)
         tmp.rename(path)
