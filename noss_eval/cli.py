@@ -628,6 +628,8 @@ def run_eval(args: argparse.Namespace) -> int:
         args.tasks = ",".join(custom)
     _check_report(args)
     base = _config(args, embedders[0][0], args.data_dir)
+    if len(embedders) > 1:
+        _check_all(embedders[1:])
     with shared_decoding(enabled=len(embedders) > 1):
         for spec, options in embedders:
             config = replace(base, embedder=spec, embedder_options=options)
@@ -639,6 +641,16 @@ def run_eval(args: argparse.Namespace) -> int:
         print(f"leaderboard: {args.leaderboard}")
     _write_report(args)
     return 0
+
+
+def _check_all(embedders: list[tuple[str, dict]]) -> None:
+    """Before the first embedder's run: every later one loads and embeds generated audio, so a
+    broken one fails now, not after the others' hours (each run checks its own on a real clip)."""
+    from noss_eval.check import check_embedder
+    from noss_eval.engines import EmbedderRecipe
+
+    for spec, options in embedders:
+        check_embedder(EmbedderRecipe(spec, options).build())
 
 
 def _check_report(args: argparse.Namespace) -> None:

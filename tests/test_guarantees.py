@@ -408,3 +408,30 @@ def test_out_of_range_numbers_are_refused_before_the_run(tmp_path, data, capsys,
         main([*run_args(tmp_path, data, tmp_path / "b.csv"), flag, value])
     assert stop.value.code == 2 and f"argument {flag}" in capsys.readouterr().err
     assert not (tmp_path / "cache").exists()
+
+
+def test_every_embedder_is_checked_before_the_first_one_runs(tmp_path):
+    """Several --embedder: a broken later one fails before the first one's extraction."""
+    synthetic.write_crema_d(tmp_path / "data" / "crema_d", n_actors=4, sentences=("DFA",))
+    broken = tmp_path / "broken.tflite"
+    broken.write_bytes(b"not a flatbuffer")
+    board = tmp_path / "b.csv"
+    code = main(
+        [
+            "--embedder",
+            "dsp",
+            "--embedder",
+            str(broken),
+            "--data-dir",
+            str(tmp_path / "data"),
+            "--tasks",
+            "crema_d",
+            "--cache-dir",
+            str(tmp_path / "cache"),
+            "--leaderboard",
+            str(board),
+            "--no-progress",
+        ]
+    )
+    assert code == 2
+    assert not board.exists() and not (tmp_path / "cache").exists()
