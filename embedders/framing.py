@@ -80,7 +80,9 @@ class FramedEmbedder:
     ) -> None:
         """Check the signature and describe the tensors. `outputs`: the model's own outputs;
         `how`: how `used` is read when it is not one of them (an intermediate tensor)."""
-        self.calling_convention = check_signature(self.path, inputs, used, self._frontend, self._hop)
+        self.calling_convention = check_signature(
+            self.path, inputs, used, self._frontend, self._hop
+        )
         if self._requested_output == 0 and len(outputs) > 1:
             log.warning(
                 "%s: %d outputs, using output 0 '%s' %s (YAMNet-like models put class scores "
