@@ -1,16 +1,15 @@
-"""Any `.tflite` model as an embedder, run by the LiteRT interpreter (ai-edge-litert).
+"""Any `.tflite` model as an embedder, run by the LiteRT interpreter (ai-edge-litert): a small
+adapter over the shared framing core (`framing.py`: options, framing, signature checks, batching).
 
-Dynamic-length inputs (`[1, -1]`) are resized per clip; fixed-length inputs (YAMNet's `[1, 15600]`)
-get the clip framed into windows whose outputs are stacked as frames. Models that take NOSS log-mel
-windows (`frontend: noss-logmel`) get `[F, 96, 64, 1]`. int8/uint8 tensors are (de)quantised with
-their own scale and zero point. The output is chosen by index or by tensor name; a name that is
-not an output (an intermediate tensor) is made one in a re-exported copy of the model
-(`reexport.py`), or, where that cannot be done, read with `experimental_preserve_all_tensors`.
+What is LiteRT's own is here: the interpreter (threads, resize per input shape, allocation),
+int8/uint8 tensors (de)quantised with their own scale and zero point, and the output chosen by
+index or by tensor name; a name that is not an output (an intermediate tensor) is made one in a
+re-exported copy of the model (`reexport.py`), or, where that cannot be done, read with
+`experimental_preserve_all_tensors`.
 """
 
 from __future__ import annotations
 
-import logging
 import os
 import sys
 import warnings
@@ -21,16 +20,21 @@ from typing import Any
 
 import numpy as np
 
-from noss_eval.embedder import sha256_file
+from noss_eval.embedders.framing import (  # noqa: F401  (frame, check_signature: re-exported)
+    BATCH_WINDOWS,
+    FramedEmbedder,
+    Tensor,
+    check_signature,
+    first_line,
+    frame,
+)
 from noss_eval.embedders.reexport import with_output
 from noss_eval.errors import NossError
-from noss_eval.frontend import LOGMEL_VERSION, log_mel_windows
-
-log = logging.getLogger(__name__)
-BATCH_WINDOWS = 32  # windows per invoke when clips share invokes (see `infer_many`)
 
 
-class TFLiteEmbedder:
+class TFLiteEmbedder(FramedEmbedder):
+    kind = "tflite"
+
     def __init__(
         self,
         path: str | Path,
@@ -49,69 +53,24 @@ class TFLiteEmbedder:
         `min_seconds`: dynamic-length inputs shorter than this are zero-padded to it (default:
         one NOSS window, 96 frames of 10 ms plus the 25 ms STFT window); models with an
         in-graph frontend get no window at all from shorter audio, and LiteRT crashes on that."""
-        self.path = Path(path)
-        self.name = name or self.path.stem
-        self.sample_rate = int(sample_rate)
-        self.model_sha256 = sha256_file(self.path)
-        if frontend not in (None, "noss-logmel"):
-            raise NossError(f"--embedder-option frontend: unknown frontend '{frontend}'")
-        if not 0 < hop <= 1:
-            raise NossError(f"--embedder-option hop: must be in (0, 1], got {hop}")
-        self.settings: dict[str, Any] = {
-            "kind": "tflite",
-            "output": output,
-            "hop": hop,
-            "input_gain": input_gain,
-            "frontend": frontend and f"{frontend}:{LOGMEL_VERSION}",
-            "min_seconds": min_seconds,
-        }
+        super().__init__(path, name, sample_rate, output, hop, input_gain, frontend, min_seconds)
         self._interpreter, self._output, intermediate = _open(
             self.path, self.model_sha256, output, threads
         )
         inputs = self._interpreter.get_input_details()
-        self.calling_convention = check_signature(self.path, inputs, self._output, frontend, hop)
         outputs = [
             d
             for d in self._interpreter.get_output_details()
             if not (intermediate and d["name"] == self._output["name"])
         ]
-        if output == 0 and len(outputs) > 1:
-            log.warning(
-                "%s: %d outputs, using output 0 '%s' %s (YAMNet-like models put class scores "
-                "there); choose with --embedder-option output=NAME|INDEX",
-                self.path.name,
-                len(outputs),
-                self._output["name"],
-                _shape(self._output),
-            )
-        self.settings["output_tensor"] = self._output["name"]
-        self.tensors = [
-            f"input  '{d['name']}' {_shape(d)} {np.dtype(d['dtype']).name}" for d in inputs
-        ] + [
-            f"output '{d['name']}' {_shape(d)} {np.dtype(d['dtype']).name}"
-            + ("  <- used" if d["name"] == self._output["name"] else "")
-            for d in outputs
-        ]
-        if self._output["name"] not in {d["name"] for d in outputs}:
-            self.tensors.append(
-                f"tensor '{self._output['name']}' {_shape(self._output)}  <- used ({intermediate})"
-            )
+        self._configure(
+            [_tensor(d) for d in inputs],
+            _tensor(self._output, dtype=False),
+            [_tensor(d) for d in outputs],
+            intermediate,
+        )
         self._input = inputs[0]
-        self._shape = tuple(int(d) for d in self._input["shape_signature"])
-        self._hop, self._gain, self._frontend = hop, input_gain, frontend
-        self._min_samples = int(round(min_seconds * self.sample_rate))
         self._allocated = False
-
-    @property
-    def input_shape(self) -> tuple[int, ...]:
-        return self._shape
-
-    @property
-    def window_seconds(self) -> float:
-        """The audio one model window covers; shorter clips are padded."""
-        if self._frontend or self._shape[-1] == -1:
-            return self._min_samples / self.sample_rate
-        return self._shape[-1] / self.sample_rate
 
     def parameter_count(self) -> int:
         """Elements of the model's constant tensors (weights, biases; shape constants too)."""
@@ -126,62 +85,7 @@ class TFLiteEmbedder:
             )
         )
 
-    def embed(self, waveform: np.ndarray) -> np.ndarray:
-        return self.infer(self.prepare(waveform))
-
-    def prepare(self, waveform: np.ndarray) -> list[np.ndarray]:
-        """Model-shaped inputs for one clip (gain, frontend, framing): no interpreter needed,
-        so it can run on another thread while `infer` works on the previous clip."""
-        return list(self._batches(waveform * self._gain))
-
-    def infer(self, batches: list[np.ndarray]) -> np.ndarray:
-        outputs = [self._invoke(batch) for batch in batches]
-        return np.concatenate([o.reshape(-1, o.shape[-1]) for o in outputs]).astype(np.float32)
-
-    @property
-    def batch_windows(self) -> int:
-        """Windows per `invoke` when several clips' windows can share one (the input has a
-        dynamic batch dimension and noss-eval frames the audio); 0 when they cannot."""
-        windowed = self._frontend or self._shape[-1] != -1
-        return BATCH_WINDOWS if windowed and self._shape[0] == -1 else 0
-
-    def infer_many(self, prepared: list[list[np.ndarray]]) -> list[np.ndarray]:
-        """`infer` for several clips at once: their windows stacked and run `batch_windows` at a
-        time (the last batch zero-padded, so the interpreter keeps one input shape and never
-        re-allocates), the padding's outputs dropped. Equal to `infer` per clip to float32
-        rounding (kernels may block a batch differently)."""
-        size = self.batch_windows
-        windows = [np.concatenate(p) for p in prepared]
-        stacked = np.concatenate(windows)
-        n = len(stacked)
-        padded = np.concatenate([stacked, np.zeros((-n % size, *stacked.shape[1:]), np.float32)])
-        outputs = [self._invoke(padded[i : i + size]) for i in range(0, len(padded), size)]
-        out = np.concatenate([o.reshape(size, -1, o.shape[-1]) for o in outputs])[:n]
-        ends = np.cumsum([len(w) for w in windows])
-        return [
-            frames.reshape(-1, frames.shape[-1]).astype(np.float32)
-            for frames in np.split(out, ends[:-1])
-        ]
-
-    def _batches(self, x: np.ndarray) -> Iterator[np.ndarray]:
-        """Model-shaped input arrays for one clip."""
-        batch_is_dynamic = self._shape[0] == -1
-        if self._frontend:
-            windows = log_mel_windows(x)
-        elif self._shape[-1] == -1:
-            if x.size < self._min_samples:
-                x = np.pad(x, (0, self._min_samples - x.size))
-            yield x[None, :].astype(np.float32)
-            return
-        else:
-            windows = frame(x, self._shape[-1], max(1, int(self._shape[-1] * self._hop)))
-            windows = windows.reshape((len(windows), *self._shape[1:]))
-        if batch_is_dynamic:
-            yield windows
-        else:
-            yield from (w[None] for w in windows)
-
-    def _invoke(self, batch: np.ndarray) -> np.ndarray:
+    def _run(self, batch: np.ndarray) -> np.ndarray:
         it, detail = self._interpreter, self._input
         try:
             if tuple(detail["shape"]) != batch.shape:
@@ -196,9 +100,14 @@ class TFLiteEmbedder:
             it.invoke()
         except (ValueError, RuntimeError) as exc:
             raise NossError(
-                f"{self.path}: inference failed on input {batch.shape} ({_first_line(exc)})"
+                f"{self.path}: inference failed on input {batch.shape} ({first_line(exc)})"
             ) from None
         return dequantize(it.get_tensor(self._output["index"]), self._output)
+
+
+def _tensor(detail: dict, dtype: bool = True) -> Tensor:
+    shape = tuple(int(d) for d in detail.get("shape_signature", detail["shape"]))
+    return Tensor(detail["name"], shape, np.dtype(detail["dtype"]).name if dtype else "")
 
 
 def _open(path: Path, sha256: str, output: int | str, threads: int | None) -> tuple[Any, dict, str]:
@@ -258,60 +167,6 @@ def _silenced_stderr() -> Iterator[None]:
         os.close(saved)
 
 
-def _shape(detail: dict) -> list[int]:
-    return [int(d) for d in detail.get("shape_signature", detail["shape"])]
-
-
-def check_signature(
-    path: Path, inputs: list[dict], output: dict, frontend: str | None, hop: float
-) -> str:
-    """How noss-eval will feed the model, or a one-line refusal naming the tensor it cannot feed
-    (a second input would silently never be set; other ranks would fail deep inside LiteRT)."""
-    if len(inputs) != 1:
-        extra = inputs[1]
-        raise NossError(
-            f"{path}: has {len(inputs)} inputs; noss-eval feeds one (audio or NOSS log-mel), so "
-            f"input '{extra['name']}' {_shape(extra)} would never be set"
-        )
-    name, shape = inputs[0]["name"], _shape(inputs[0])
-    if frontend:
-        if len(shape) != 4 or shape[1:] != [96, 64, 1] or shape[0] not in (1, -1):
-            raise NossError(
-                f"{path}: input '{name}' is {shape}, not NOSS log-mel windows [F, 96, 64, 1] "
-                "(frontend=noss-logmel)"
-            )
-        convention = "NOSS log-mel windows [F, 96, 64, 1]" + (
-            ", one window per call" if shape[0] == 1 else ", all windows in one call"
-        )
-    elif len(shape) != 2 or shape[0] not in (1, -1) or not (shape[1] == -1 or shape[1] > 0):
-        raise NossError(
-            f"{path}: input '{name}' is {shape}; noss-eval feeds audio as [1, samples] "
-            "(or NOSS log-mel windows [F, 96, 64, 1] with --embedder-option frontend=noss-logmel)"
-        )
-    elif shape[1] == -1:
-        convention = "whole clip as audio [1, n] (resized per clip)"
-    else:
-        convention = f"audio windows of {shape[1]} samples, hop {max(1, int(shape[1] * hop))}"
-    out_shape = _shape(output)
-    if not out_shape or out_shape[-1] == 0:
-        raise NossError(
-            f"{path}: output '{output['name']}' is {out_shape or 'a scalar'}, not [..., dim]; "
-            "pick another with --embedder-option output=NAME|INDEX"
-        )
-    return f"{convention}; output '{output['name']}' {out_shape}"
-
-
-def frame(x: np.ndarray, size: int, hop: int) -> np.ndarray:
-    """`[W, size]` windows covering all of `x`; the last one ends at the clip's end, short
-    clips are zero-padded to one window."""
-    if x.size <= size:
-        return np.pad(x, (0, size - x.size))[None, :].astype(np.float32)
-    starts = list(range(0, x.size - size + 1, hop))
-    if starts[-1] + size < x.size:
-        starts.append(x.size - size)
-    return np.stack([x[s : s + size] for s in starts]).astype(np.float32)
-
-
 def quantize(x: np.ndarray, detail: dict) -> np.ndarray:
     dtype = detail["dtype"]
     if np.issubdtype(dtype, np.floating):
@@ -330,8 +185,3 @@ def dequantize(q: np.ndarray, detail: dict) -> np.ndarray:
     if np.issubdtype(q.dtype, np.floating) or not scale:
         return q.astype(np.float32)
     return ((q.astype(np.float32) - zero_point) * scale).astype(np.float32)
-
-
-def _first_line(exc: BaseException) -> str:
-    lines = str(exc).strip().splitlines()
-    return lines[0] if lines else type(exc).__name__

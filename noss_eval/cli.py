@@ -25,6 +25,8 @@ examples:
   noss-eval --embedder yamnet.tflite --data-dir ~/noss-data --tasks crema_d,esc50_hs \\
             --embedder-option output=yamnet_frames/global_average_pooling2d/Mean
   noss-eval --embedder frill --reference trill --data-dir ~/noss-data   # delta measured in this run
+  noss-eval --embedder model.onnx --data-dir ~/noss-data                # ONNX Runtime, [onnx] extra
+  noss-eval --embedder hear:my_hear_model:weights.pt --data-dir ~/noss-data  # a HEAR-API module
   noss-eval --list-tasks          # what each task expects under --data-dir
   noss-eval --list-embedders      # presets and kinds
 
@@ -35,15 +37,15 @@ subcommands:
   noss-eval report CSV --out report.html                    # the leaderboard as one HTML page
   noss-eval distill --teacher SPEC --audio DIR --grid tiny-grid --out DIR   # FRILL-style students
 
---embedder accepts a preset name (trill, frill, ...), a kind (dsp), a .tflite file, a SavedModel
-directory or a TF Hub handle. Embeddings are mean-pooled over time, cached under --cache-dir, and
-probed per task with logistic regression and LDA (one row each, plus `best` over both); the
-configuration is picked on validation and the test split is scored once. --protocol noss is the
-papers' recipe (upstream's sklearn models incl. random forests, best test score). Deltas are on
-each task's headline metric (UAR for mask) against TRILL's published numbers, FRILL's
-(--reference frill-published), or an embedder measured on the same clips (--reference trill).
-Tasks named in --tasks may include the opt-in variants speech_commands_lists, voxceleb1_1251 and
-voxforge_all (see --list-tasks).
+--embedder accepts a preset name (trill, frill, ...), a kind (dsp), a .tflite or .onnx file, an
+installed HEAR-API module (hear:MODULE[:WEIGHTS]), a SavedModel directory or a TF Hub handle.
+Embeddings are mean-pooled over time, cached under --cache-dir, and probed per task with logistic
+regression and LDA (one row each, plus `best` over both); the configuration is picked on validation
+and the test split is scored once. --protocol noss is the papers' recipe (upstream's sklearn models
+incl. random forests, best test score). Deltas are on each task's headline metric (UAR for mask)
+against TRILL's published numbers, FRILL's (--reference frill-published), or an embedder measured
+on the same clips (--reference trill). Tasks named in --tasks may include the opt-in variants
+speech_commands_lists, voxceleb1_1251 and voxforge_all (see --list-tasks).
 """
 
 
@@ -81,8 +83,9 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="SPEC",
         action="append",
         default=[],
-        help="preset, kind, .tflite file, SavedModel dir or TF Hub handle; repeatable: each is "
-        "scored in turn on the same tasks (decoded audio is shared between them in one process)",
+        help="preset, kind, .tflite or .onnx file, hear:MODULE[:WEIGHTS], SavedModel dir or TF "
+        "Hub handle; repeatable: each is scored in turn on the same tasks (decoded audio is "
+        "shared between them in one process)",
     )
     what.add_argument(
         "--embedders-from",
@@ -297,7 +300,7 @@ def latency_parser() -> argparse.ArgumentParser:
         "models",
         nargs="*",
         metavar="MODEL",
-        help="anything --embedder accepts: .tflite, SavedModel dir, preset, dsp",
+        help="anything --embedder accepts: .tflite, .onnx, hear:MODULE, SavedModel dir, preset",
     )
     p.add_argument(
         "--embedders-from",

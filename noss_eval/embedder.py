@@ -1,9 +1,10 @@
 """The embedder interface and the registry that turns an `--embedder` string into an embedder.
 
 An embedder maps a float32 mono waveform at its own `sample_rate` to `[frames, dim]` float32.
-Kinds (`tflite`, `savedmodel`, `dsp`, plus plug-ins) are factories; presets are data: a dict with
-a `kind` and that kind's keyword arguments. Third-party packages add either through the
-`noss_eval.embedders` entry-point group: a callable registers a kind, a dict registers a preset.
+Kinds (`tflite`, `onnx`, `hear`, `savedmodel`, `dsp`, plus plug-ins) are factories; presets are
+data: a dict with a `kind` and that kind's keyword arguments. Third-party packages add either
+through the `noss_eval.embedders` entry-point group: a callable registers a kind, a dict registers
+a preset.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import yaml
 from noss_eval.errors import NossError
 
 ENTRY_POINT_GROUP = "noss_eval.embedders"
+MODEL_FILE_KINDS = {".tflite": "tflite", ".onnx": "onnx"}  # file suffix -> kind
 
 
 @runtime_checkable
@@ -64,10 +66,18 @@ def sha256_tree(root: Path) -> str:
 
 def builtin_kinds() -> dict[str, Callable[..., Embedder]]:
     from noss_eval.embedders.dsp import DspEmbedder
+    from noss_eval.embedders.hear import HearEmbedder
+    from noss_eval.embedders.onnx import OnnxEmbedder
     from noss_eval.embedders.savedmodel import SavedModelEmbedder
     from noss_eval.embedders.tflite import TFLiteEmbedder
 
-    return {"tflite": TFLiteEmbedder, "savedmodel": SavedModelEmbedder, "dsp": DspEmbedder}
+    return {
+        "tflite": TFLiteEmbedder,
+        "onnx": OnnxEmbedder,
+        "hear": HearEmbedder,
+        "savedmodel": SavedModelEmbedder,
+        "dsp": DspEmbedder,
+    }
 
 
 def builtin_presets() -> dict[str, dict[str, Any]]:
@@ -110,8 +120,9 @@ def is_hub_handle(spec: str) -> bool:
 
 
 def resolve_embedder(spec: str, options: Mapping[str, Any] | None = None) -> Embedder:
-    """Build the embedder that `spec` names: a preset or kind name, a `.tflite` file,
-    a SavedModel directory, or a TF Hub handle. `options` override the kind's arguments."""
+    """Build the embedder that `spec` names: a preset or kind name, a `.tflite` or `.onnx` file,
+    `hear:<module>[:<weights>]`, a SavedModel directory, or a TF Hub handle. `options` override
+    the kind's arguments."""
     options = dict(options or {})
     kinds, presets = registry()
     if spec in presets:
@@ -123,11 +134,16 @@ def resolve_embedder(spec: str, options: Mapping[str, Any] | None = None) -> Emb
         return _build(kinds, spec, {"name": spec, **options})
     if is_hub_handle(spec):
         return _build(kinds, "savedmodel", {"location": spec, **options})
+    if spec.startswith("hear:"):
+        module, _, weights = spec[len("hear:") :].partition(":")
+        if not module:
+            raise NossError("--embedder: hear: needs a module, as in hear:my_hear_model[:weights]")
+        return _build(kinds, "hear", {"module": module, "weights": weights or None, **options})
     path = Path(spec).expanduser()
-    if path.suffix == ".tflite":
+    if path.suffix in MODEL_FILE_KINDS:
         if not path.is_file():
             raise NossError(f"--embedder: no such file: {path}")
-        return _build(kinds, "tflite", {"path": path, **options})
+        return _build(kinds, MODEL_FILE_KINDS[path.suffix], {"path": path, **options})
     if path.is_dir():
         if not (path / "saved_model.pb").is_file():
             raise NossError(
@@ -135,11 +151,14 @@ def resolve_embedder(spec: str, options: Mapping[str, Any] | None = None) -> Emb
             )
         return _build(kinds, "savedmodel", {"location": str(path), **options})
     if path.exists():
-        raise NossError(f"--embedder: {path} is neither a .tflite file nor a SavedModel directory")
+        raise NossError(
+            f"--embedder: {path} is neither a .tflite file nor a SavedModel directory "
+            "(nor an .onnx file)"
+        )
     names = ", ".join(sorted(presets) + sorted(kinds))
     raise NossError(
         f"--embedder: unknown embedder '{spec}'; give one of [{names}], "
-        "a .tflite file, a SavedModel directory or a TF Hub handle"
+        "a .tflite or .onnx file, hear:<module>, a SavedModel directory or a TF Hub handle"
     )
 
 
