@@ -10,16 +10,21 @@ re-exported copy of the model (`reexport.py`), or, where that cannot be done, re
 
 from __future__ import annotations
 
+import hashlib
+import json
+import logging
 import os
 import sys
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from noss_eval.atomic import atomic_write_text
 from noss_eval.embedders.framing import (  # noqa: F401  (frame, check_signature: re-exported)
     BATCH_WINDOWS,
     FramedEmbedder,
@@ -28,8 +33,10 @@ from noss_eval.embedders.framing import (  # noqa: F401  (frame, check_signature
     first_line,
     frame,
 )
-from noss_eval.embedders.reexport import with_output
+from noss_eval.embedders.reexport import MODEL_CACHE, with_output
 from noss_eval.errors import NossError
+
+log = logging.getLogger(__name__)
 
 
 class TFLiteEmbedder(FramedEmbedder):
@@ -54,23 +61,32 @@ class TFLiteEmbedder(FramedEmbedder):
         one NOSS window, 96 frames of 10 ms plus the 25 ms STFT window); models with an
         in-graph frontend get no window at all from shorter audio, and LiteRT crashes on that."""
         super().__init__(path, name, sample_rate, output, hop, input_gain, frontend, min_seconds)
-        self._interpreter, self._output, intermediate = _open(
-            self.path, self.model_sha256, output, threads
-        )
-        inputs = self._interpreter.get_input_details()
-        outputs = [
-            d
-            for d in self._interpreter.get_output_details()
-            if not (intermediate and d["name"] == self._output["name"])
-        ]
-        self._configure(
+        self._threads, self._allocated = threads, False
+        described = _description(self.path, self.model_sha256, output)
+        if described is None:  # first use of this model and output: read it now
+            _, _, _, described = self._loaded
+        self._configure(*described)
+
+    @cached_property
+    def _loaded(self) -> tuple[Any, dict, dict, Description]:
+        """The interpreter, the used tensor's and the input's details, the description. Built
+        on first use: a run whose every vector is cached never loads the model (its tensors
+        are described from `MODEL_CACHE`, recorded the first time it was read)."""
+        it, used, how = _open(self.path, self.model_sha256, self._requested_output, self._threads)
+        inputs = it.get_input_details()
+        outputs = [d for d in it.get_output_details() if not (how and d["name"] == used["name"])]
+        described = (
             [_tensor(d) for d in inputs],
-            _tensor(self._output, dtype=False),
+            _tensor(used, dtype=False),
             [_tensor(d) for d in outputs],
-            intermediate,
+            how,
         )
-        self._input = inputs[0]
-        self._allocated = False
+        _record(self.path, self.model_sha256, self._requested_output, described)
+        return it, used, inputs[0], described
+
+    @property
+    def _interpreter(self) -> Any:
+        return self._loaded[0]
 
     def parameter_count(self) -> int:
         """Elements of the model's constant tensors (weights, biases; shape constants too)."""
@@ -86,7 +102,8 @@ class TFLiteEmbedder(FramedEmbedder):
         )
 
     def _run(self, batch: np.ndarray) -> np.ndarray:
-        it, detail = self._interpreter, self._input
+        it, used, detail = self._loaded[:3]
+        detail = getattr(self, "_input", detail)
         try:
             if tuple(detail["shape"]) != batch.shape:
                 it.resize_tensor_input(detail["index"], list(batch.shape), strict=True)
@@ -102,7 +119,41 @@ class TFLiteEmbedder(FramedEmbedder):
             raise NossError(
                 f"{self.path}: inference failed on input {batch.shape} ({first_line(exc)})"
             ) from None
-        return dequantize(it.get_tensor(self._output["index"]), self._output)
+        return dequantize(it.get_tensor(used["index"]), used)
+
+
+Description = tuple[list[Tensor], Tensor, list[Tensor], str]  # inputs, used, outputs, how
+
+
+def _description_path(sha256: str, output: int | str) -> Path:
+    tag = hashlib.sha256(repr(output).encode()).hexdigest()[:12]
+    return MODEL_CACHE / f"{sha256[:16]}-{tag}.tensors.json"
+
+
+def _description(path: Path, sha256: str, output: int | str) -> Description | None:
+    """The recorded tensors of this model (by content) and output option, if any."""
+    try:
+        d = json.loads(_description_path(sha256, output).read_text())
+        tensor = lambda t: Tensor(t["name"], tuple(t["shape"]), t["dtype"])  # noqa: E731
+        return (
+            [tensor(t) for t in d["inputs"]],
+            tensor(d["used"]),
+            [tensor(t) for t in d["outputs"]],
+            d["how"],
+        )
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def _record(path: Path, sha256: str, output: int | str, described: Description) -> None:
+    inputs, used, outputs, how = described
+    plain = {"inputs": inputs, "used": used, "outputs": outputs, "how": how}
+    try:
+        atomic_write_text(
+            _description_path(sha256, output), json.dumps(plain, default=lambda t: t.__dict__)
+        )
+    except OSError as exc:  # a read-only home: the model is read on every run instead
+        log.info("%s: tensors not recorded (%s)", path.name, exc)
 
 
 def _tensor(detail: dict, dtype: bool = True) -> Tensor:

@@ -66,24 +66,27 @@ WARM_RUN = """
 import sys
 from noss_eval.cli import main
 code = main(sys.argv[1:])
-heavy = sorted({m.split(".")[0] for m in sys.modules} & {"sklearn", "tensorflow"})
+heavy = sorted({m.split(".")[0] for m in sys.modules} & {"sklearn", "tensorflow", "ai_edge_litert"})
 print("LOADED", ",".join(heavy))
 sys.exit(code)
 """
 
 
-def test_warm_run_loads_neither_sklearn_nor_the_model(tmp_path, trill_like):
-    """A SavedModel (TRILL's convention) whose every vector and probe result is cached: the
-    warm run imports neither TensorFlow nor scikit-learn, skips the one-clip check, and writes
-    the same numbers."""
+@pytest.mark.parametrize("kind", ["savedmodel", "tflite"])
+def test_warm_run_loads_neither_sklearn_nor_the_model(tmp_path, trill_like, dynamic_tflite, kind):
+    """A SavedModel (TRILL's convention) or a TFLite model whose every vector and probe result
+    is cached: the warm run imports neither TensorFlow, LiteRT nor scikit-learn, skips the
+    one-clip check, and writes the same numbers."""
     synthetic.write_crema_d(tmp_path / "data" / "crema_d", n_actors=8, sentences=("DFA",))
+    model = (
+        [str(trill_like), "--embedder-option", "call=samples_and_rate"]
+        + ["--embedder-option", "output=layer19"]
+        if kind == "savedmodel"
+        else [str(dynamic_tflite)]
+    )
     args = [
         "--embedder",
-        str(trill_like),
-        "--embedder-option",
-        "call=samples_and_rate",
-        "--embedder-option",
-        "output=layer19",
+        *model,
         "--data-dir",
         str(tmp_path / "data"),
         "--tasks",
