@@ -116,38 +116,54 @@ class _Fits:
 
     def score_all(self, jobs: Sequence[_Job]) -> list[Scored]:
         results: dict[_Key, Scored] = {}
-        by_norm: dict[tuple[bool, bool], dict[_Key, _Job]] = {}
-        for job in jobs:
-            norm = (job.cfg.l2, job.cfg.speaker_norm)
-            by_norm.setdefault(norm, {})[_key(job)] = job
-        for batch in by_norm.values():
-            prepared: dict[int, np.ndarray] = {}
-            for job in batch.values():
+        for batch in self._batches(jobs):
+            prepared: dict[tuple[int, bool, bool], np.ndarray] = {}
+            for job in batch:
                 parts = [job.evaluate]
                 if (job.cfg, id(job.train)) not in self._models:
                     parts.append(job.train)
                 for part in parts:
-                    if id(part) not in prepared:
-                        prepared[id(part)] = part.prepared(job.cfg)
+                    if _norm_key(part, job.cfg) not in prepared:
+                        prepared[_norm_key(part, job.cfg)] = part.prepared(job.cfg)
             done = Parallel(n_jobs=self.workers, backend=self.backend, return_as="generator")(
                 delayed(_fit_and_score)(
                     job.cfg,
                     self.seed,
                     self._models.get((job.cfg, id(job.train))),
-                    prepared.get(id(job.train)),
+                    prepared.get(_norm_key(job.train, job.cfg)),
                     job.train.y,
-                    prepared[id(job.evaluate)],
+                    prepared[_norm_key(job.evaluate, job.cfg)],
                     job.evaluate.y,
                 )
-                for job in batch.values()
+                for job in batch
             )
-            for (key, job), (scored, model) in zip(batch.items(), done, strict=True):
-                results[key] = scored
+            for job, (scored, model) in zip(batch, done, strict=True):
+                results[_key(job)] = scored
                 if (job.cfg, id(job.train)) not in self._models:
                     self.bar.update()
                     if job.keep:
                         self._models[(job.cfg, id(job.train))] = model
         return [results[_key(job)] for job in jobs]
+
+    def _batches(self, jobs: Sequence[_Job]) -> list[list[_Job]]:
+        """The distinct jobs, grouped by normalisation; consecutive normalisations share a
+        batch (and so keep every worker busy to its end) while their normalised matrices
+        together stay under `PREPARED_BYTES`."""
+        by_norm: dict[tuple[bool, bool], dict[_Key, _Job]] = {}
+        for job in jobs:
+            by_norm.setdefault((job.cfg.l2, job.cfg.speaker_norm), {})[_key(job)] = job
+        batches: list[list[_Job]] = []
+        size = PREPARED_BYTES
+        for group in by_norm.values():
+            parts = {id(p): p for j in group.values() for p in (j.train, j.evaluate)}
+            need = sum(8 * p.x.size for p in parts.values())  # float64 at most
+            if batches and size + need <= PREPARED_BYTES:
+                batches[-1] += group.values()
+                size += need
+            else:
+                batches.append(list(group.values()))
+                size = need
+        return batches
 
     def close(self) -> None:
         self.bar.close()
@@ -155,6 +171,11 @@ class _Fits:
 
 
 _Key = tuple[ProbeConfig, int, int]
+PREPARED_BYTES = 1 << 30  # normalised matrices held at once, beyond the first normalisation's
+
+
+def _norm_key(part: Part, cfg: ProbeConfig) -> tuple[int, bool, bool]:
+    return (id(part), cfg.l2, cfg.speaker_norm)
 
 
 def _fit_and_score(
