@@ -167,10 +167,13 @@ def speaker_normalise(x: np.ndarray, speakers: Sequence[str | None]) -> np.ndarr
     would group them by whatever made them speaker-less (often the label)."""
     if any(s is None or s == "" for s in speakers):
         raise ValueError("speaker normalisation needs a speaker for every clip")
-    out = x.astype(np.float64, copy=True)
     speakers = np.asarray(speakers)
-    for speaker in np.unique(speakers):
-        rows = speakers == speaker
+    names, group = np.unique(speakers, return_inverse=True)
+    order = np.argsort(group, kind="stable")  # each speaker's rows, contiguous, in input order
+    bounds = np.searchsorted(group[order], np.arange(len(names) + 1))
+    out = np.empty(x.shape, np.float64)
+    for start, end in zip(bounds[:-1], bounds[1:], strict=True):
+        rows = order[start:end]
         centred = x[rows] - x[rows].mean(0)
         std = centred.std(0)
         std[std == 0] = 1.0
