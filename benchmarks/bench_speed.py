@@ -197,7 +197,7 @@ def reexport(windows: int = 400) -> None:
     fast = tfl.TFLiteEmbedder(model, output=name)
     keep, tfl.with_output = tfl.with_output, lambda *a, **k: None
     slow = tfl.TFLiteEmbedder(model, output=name)
-    slow._loaded  # the interpreter is built on first use: build it while re-export is off
+    _ = slow._loaded  # the interpreter is built on first use: build it while re-export is off
     tfl.with_output = keep
     assert np.array_equal(fast.embed(audio[:48000]), slow.embed(audio[:48000]))
     t_fast = min(timed(lambda: fast.embed(audio))[0] for _ in range(3))
