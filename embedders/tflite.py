@@ -62,6 +62,7 @@ class TFLiteEmbedder(FramedEmbedder):
         in-graph frontend get no window at all from shorter audio, and LiteRT crashes on that."""
         super().__init__(path, name, sample_rate, output, hop, input_gain, frontend, min_seconds)
         self._threads, self._allocated = threads, False
+        self._input: dict | None = None  # the input's details once tensors are allocated
         described = _description(self.path, self.model_sha256, output)
         if described is None:  # first use of this model and output: read it now
             _, _, _, described = self._loaded
@@ -103,7 +104,7 @@ class TFLiteEmbedder(FramedEmbedder):
 
     def _run(self, batch: np.ndarray) -> np.ndarray:
         it, used, detail = self._loaded[:3]
-        detail = getattr(self, "_input", detail)
+        detail = self._input or detail
         try:
             if tuple(detail["shape"]) != batch.shape:
                 it.resize_tensor_input(detail["index"], list(batch.shape), strict=True)

@@ -110,7 +110,6 @@ class _Fits:
 
     def __init__(self, seed: int, total: int, progress: bool, desc: str, workers: int) -> None:
         self.seed, self.workers = seed, workers
-        self.backend = "threading"
         self._models: dict[tuple[ProbeConfig, int], Fitted] = {}
         self.bar = Meter(total, desc, "fit", progress)
 
@@ -125,7 +124,7 @@ class _Fits:
                 for part in parts:
                     if _norm_key(part, job.cfg) not in prepared:
                         prepared[_norm_key(part, job.cfg)] = part.prepared(job.cfg)
-            done = Parallel(n_jobs=self.workers, backend=self.backend, return_as="generator")(
+            done = Parallel(n_jobs=self.workers, backend="threading", return_as="generator")(
                 delayed(_fit_and_score)(
                     job.cfg,
                     self.seed,

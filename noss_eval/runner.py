@@ -231,6 +231,7 @@ def _run(config: RunConfig, registry: Mapping[str, Task]) -> list[dict[str, Any]
         preflight(config.leaderboard)
     cache = EmbeddingCache(config.cache_dir)
     dims: dict[int, int] = {}
+    checked: set[int] = set()  # embedders whose dimension the one-clip check measured now
     todo = 0
     for e in (embedder, reference):
         if e is None:
@@ -241,11 +242,12 @@ def _run(config: RunConfig, registry: Mapping[str, Task]) -> list[dict[str, Any]
         # every vector is cached is never run (nor, where its kind loads lazily, loaded).
         if missing or known is None:
             known = check_on_first_clip(e, datasets[0]).dim
+            checked.add(id(e))
         dims[id(e)], todo = known, todo + missing
     if todo:
         check_room(config.cache_dir, todo, max(dims.values()))
     for e in (embedder, reference):
-        if e is not None:
+        if e is not None and id(e) in checked:
             cache.record_dim(fingerprint(e), dims[id(e)])
     run_id = uuid.uuid4().hex[:12]
     stamp = RunStamp(
