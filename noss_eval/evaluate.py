@@ -17,9 +17,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from joblib import Parallel, delayed
+from joblib import delayed
 
 from noss_eval.extract import Extraction
+from noss_eval.fit_pool import fit_workers
 from noss_eval.probes import (
     BEST,
     FAMILIES,
@@ -35,7 +36,7 @@ from noss_eval.probes import (
 )
 from noss_eval.progress import Meter
 from noss_eval.results import Predictions, ProbeResult
-from noss_eval.stats import Outcomes, bootstrap_interval
+from noss_eval.stats import Outcomes, bootstrap_intervals
 from noss_eval.task import Task
 
 
@@ -105,8 +106,8 @@ class _Job:
 
 class _Fits:
     """Runs jobs: those of one normalisation (L2, speaker) together, sharing its matrices, on
-    `workers` threads (the fits release the GIL in BLAS and Cython); each (configuration,
-    training part) is fitted once per task. Results are in job order whatever the workers."""
+    `workers` threads or processes (`fit_pool`); each (configuration, training part) is fitted
+    once per task. Results are in job order whatever the workers."""
 
     def __init__(self, seed: int, total: int, progress: bool, desc: str, workers: int) -> None:
         self.seed, self.workers = seed, workers
@@ -124,24 +125,25 @@ class _Fits:
                 for part in parts:
                     if _norm_key(part, job.cfg) not in prepared:
                         prepared[_norm_key(part, job.cfg)] = part.prepared(job.cfg)
-            done = Parallel(n_jobs=self.workers, backend="threading", return_as="generator")(
-                delayed(_fit_and_score)(
-                    job.cfg,
-                    self.seed,
-                    self._models.get((job.cfg, id(job.train))),
-                    prepared.get(_norm_key(job.train, job.cfg)),
-                    job.train.y,
-                    prepared[_norm_key(job.evaluate, job.cfg)],
-                    job.evaluate.y,
+            with fit_workers(prepared, self.workers) as (matrices, parallel):
+                done = parallel(
+                    delayed(_fit_and_score)(
+                        job.cfg,
+                        self.seed,
+                        self._models.get((job.cfg, id(job.train))),
+                        matrices.get(_norm_key(job.train, job.cfg)),
+                        job.train.y,
+                        matrices[_norm_key(job.evaluate, job.cfg)],
+                        job.evaluate.y,
+                    )
+                    for job in batch
                 )
-                for job in batch
-            )
-            for job, (scored, model) in zip(batch, done, strict=True):
-                results[_key(job)] = scored
-                if (job.cfg, id(job.train)) not in self._models:
-                    self.bar.update()
-                    if job.keep:
-                        self._models[(job.cfg, id(job.train))] = model
+                for job, (scored, model) in zip(batch, done, strict=True):
+                    results[_key(job)] = scored
+                    if (job.cfg, id(job.train)) not in self._models:
+                        self.bar.update()
+                        if job.keep:
+                            self._models[(job.cfg, id(job.train))] = model
         return [results[_key(job)] for job in jobs]
 
     def _batches(self, jobs: Sequence[_Job]) -> list[list[_Job]]:
@@ -231,6 +233,10 @@ def evaluate_task(
         chosen, validation, tested = pick(fits, plan, groups, headline)
     finally:
         fits.close()
+    predictions = {name: _predictions(plan, tested[name]) for name in groups}
+    intervals = bootstrap_intervals(
+        [Outcomes.of(p.y_true, p.y_pred) for p in predictions.values()], headline, seed=seed
+    )
     return [
         _summarise(
             task,
@@ -239,12 +245,12 @@ def evaluate_task(
             validation[name],
             tested[name],
             plan,
-            ex,
-            seed,
+            (predictions[name], interval),
+            len(ex.failed),
             protocol.name,
             identity,
         )
-        for name in groups
+        for name, interval in zip(groups, intervals, strict=True)
     ]
 
 
@@ -312,6 +318,14 @@ def _selection_scores(
     ]
 
 
+def _predictions(plan: list[Round], tested: list[Scored]) -> Predictions:
+    return Predictions(
+        tuple(i for r in plan for i in r.test_ids),
+        np.concatenate([r.test.y for r in plan]),
+        np.concatenate([s.y_pred for s in tested]),
+    )
+
+
 def _summarise(
     task: Task,
     probe: str,
@@ -319,8 +333,8 @@ def _summarise(
     validation_score: float | None,
     tested: list[Scored],
     plan: list[Round],
-    ex: Extraction,
-    seed: int,
+    tested_on: tuple[Predictions, tuple[float, float]],
+    failed_clips: int,
     protocol: str,
     identity: tuple[str, str, str],
 ) -> ProbeResult:
@@ -330,13 +344,8 @@ def _summarise(
         if len(counts) == 1
         else ";".join(f"{label} x{n}" for label, n in counts.items())
     )
-    predictions = Predictions(
-        tuple(i for r in plan for i in r.test_ids),
-        np.concatenate([r.test.y for r in plan]),
-        np.concatenate([s.y_pred for s in tested]),
-    )
+    predictions, interval = tested_on
     metrics = {m: float(np.mean([s.metrics[m] for s in tested])) for m in tested[0].metrics}
-    outcomes = Outcomes.of(predictions.y_true, predictions.y_pred)
     n_validation = [len(b.y) for r in plan for _, b in r.selection]
     name, sha, fingerprint = identity
     return ProbeResult(
@@ -349,11 +358,11 @@ def _summarise(
         config=config,
         headline_metric=task.headline,
         metrics=metrics,
-        headline_ci=bootstrap_interval(outcomes, task.headline, seed=seed),
+        headline_ci=interval,
         validation_score=validation_score,
         n_train=int(round(np.mean([len(r.train.y) for r in plan]))),
         n_validation=int(round(np.mean(n_validation))) if n_validation else 0,
         n_test=len(predictions.clip_ids),
-        failed_clips=len(ex.failed),
+        failed_clips=failed_clips,
         predictions=predictions,
     )

@@ -8,6 +8,7 @@ a bootstrap resample. Metric names are the leaderboard's: "accuracy" and "balanc
 from __future__ import annotations
 
 import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -118,14 +119,26 @@ def bootstrap_interval(
     level: float = 0.95,
 ) -> tuple[float, float]:
     """Percentile bootstrap interval of `metric` (resampling test clips)."""
-    hits = outcomes.correct.astype(np.float64)
-    means = np.concatenate(
-        [
-            _resampled_scores(hits, outcomes.classes, metric, idx)
-            for idx in _resample_indices(len(hits), n_boot, seed)
-        ]
-    )
-    return _percentiles(means, level)
+    return bootstrap_intervals([outcomes], metric, n_boot, seed, level)[0]
+
+
+def bootstrap_intervals(
+    outcomes: Sequence[Outcomes],
+    metric: str = "accuracy",
+    n_boot: int = N_BOOTSTRAP,
+    seed: int = 0,
+    level: float = 0.95,
+) -> list[tuple[float, float]]:
+    """`bootstrap_interval` of each of `outcomes` (of the same test clips), drawing the
+    resamples once for all of them."""
+    if len({len(o.correct) for o in outcomes}) > 1:
+        raise ValueError("bootstrap_intervals: outcomes of different test sets")
+    hits = [o.correct.astype(np.float64) for o in outcomes]
+    means: list[list[np.ndarray]] = [[] for _ in outcomes]
+    for idx in _resample_indices(len(hits[0]), n_boot, seed):
+        for m, h, o in zip(means, hits, outcomes, strict=True):
+            m.append(_resampled_scores(h, o.classes, metric, idx))
+    return [_percentiles(np.concatenate(m), level) for m in means]
 
 
 @dataclass(frozen=True)

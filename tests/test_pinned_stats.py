@@ -18,6 +18,7 @@ from noss_eval.stats import (
     _stratified_mcnemar,
     _stratified_sign_flips,
     bootstrap_interval,
+    bootstrap_intervals,
     classification_metrics,
     equal_error_rate,
     format_p_value,
@@ -161,6 +162,20 @@ def test_bootstrap_interval_is_the_percentile_interval_of_resampled_scores():
         assert low < out.score(metric) < high
     default = bootstrap_interval(out)
     assert default == bootstrap_interval(out, "accuracy", 1000, 0, 0.95)
+
+
+def test_intervals_of_several_probes_equal_each_probes_own():
+    """One draw of resamples for several probes' outcomes on the same clips gives each the
+    interval it gets alone (the same seed draws the same rows)."""
+    rng = np.random.RandomState(4)
+    y = rng.randint(0, 4, 250)
+    probes = [Outcomes(rng.rand(250) < p, y) for p in (0.3, 0.6, 0.9)]
+    for metric in HEADLINES:
+        together = bootstrap_intervals(probes, metric, n_boot=250, seed=7, level=0.8)
+        assert together == [bootstrap_interval(o, metric, 250, 7, 0.8) for o in probes]
+        assert len(set(together)) == 3
+    with pytest.raises(ValueError, match="different test sets"):
+        bootstrap_intervals([probes[0], Outcomes(probes[1].correct[:-1], y[:-1])])
 
 
 def test_paired_comparison_known_difference_and_interval():

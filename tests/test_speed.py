@@ -3,12 +3,14 @@ re-run (every vector and probe result cached) loads neither scikit-learn nor the
 
 import subprocess
 import sys
+from contextlib import contextmanager
+from pathlib import Path
 
 import numpy as np
 import pytest
 from testlib import extraction
 
-from noss_eval import synthetic
+from noss_eval import fit_pool, synthetic
 from noss_eval.cli import main
 from noss_eval.evaluate import evaluate_task
 from noss_eval.probes import PROTOCOLS
@@ -46,12 +48,27 @@ def _comparable(results):
 
 @pytest.mark.parametrize("protocol", ["noss-eval", "noss"])
 @pytest.mark.parametrize("folds", [False, True], ids=["holdout", "folds"])
-def test_parallel_fits_give_the_serial_results_bit_for_bit(protocol, folds):
+@pytest.mark.parametrize("pool", ["threads", "processes"])
+def test_parallel_fits_give_the_serial_results_bit_for_bit(protocol, folds, pool, monkeypatch):
     task, ex = _task_data(folds)
     serial = evaluate_task(task, ex, 0, PROTOCOLS[protocol], workers=1)
+    mapped = []
+    if pool == "processes":  # every batch in worker processes, reading memory-mapped matrices
+        monkeypatch.setattr(fit_pool, "PROCESS_MIN_BYTES", 0)
+        real = fit_pool._mapped
+
+        @contextmanager
+        def recorded(matrices):
+            with real(matrices) as out:
+                mapped.append([m.filename for m in out.values()])
+                yield out
+
+        monkeypatch.setattr(fit_pool, "_mapped", recorded)
     for workers in (2, 3):
         parallel = evaluate_task(task, ex, 0, PROTOCOLS[protocol], workers=workers)
         assert _comparable(parallel) == _comparable(serial)
+    assert bool(mapped) == (pool == "processes")
+    assert not any(Path(f).exists() for files in mapped for f in files)  # removed after use
 
 
 def test_thread_budget_gives_every_stage_the_cores_and_blas_one():
