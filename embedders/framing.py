@@ -39,6 +39,14 @@ class Tensor:
         return f"{role} '{self.name}' {list(self.shape)}" + (f" {self.dtype}" if self.dtype else "")
 
 
+@dataclass(frozen=True)
+class StackedWindows:
+    """Several clips' model windows, stacked into whole calls; `counts`: each clip's windows."""
+
+    batch: np.ndarray
+    counts: tuple[int, ...]
+
+
 class FramedEmbedder:
     """Base of the model-file kinds. `kind` names the kind in settings and messages."""
 
@@ -135,21 +143,37 @@ class FramedEmbedder:
         return BATCH_WINDOWS if windowed and self._shape[0] == -1 else 0
 
     def infer_many(self, prepared: list[list[np.ndarray]]) -> list[np.ndarray]:
-        """`infer` for several clips at once: their windows stacked and run `batch_windows` at a
-        time (the last batch zero-padded, so the runtime keeps one input shape and never
-        re-allocates), the padding's outputs dropped. Equal to `infer` per clip to float32
-        rounding (kernels may block a batch differently)."""
+        """`infer` for several clips at once (`stack_windows`, then `infer_stacked`). Equal to
+        `infer` per clip to float32 rounding (kernels may block a batch differently)."""
+        return self.infer_stacked(self.stack_windows(prepared))
+
+    def stack_windows(self, prepared: list[list[np.ndarray]]) -> StackedWindows:
+        """Several clips' windows in one array of whole `batch_windows` calls, the last one
+        zero-padded (so the runtime keeps one input shape and never re-allocates). No runtime
+        needed: the engine does it on the decode thread."""
         size = self.batch_windows
-        windows = [np.concatenate(p) for p in prepared]
-        stacked = np.concatenate(windows)
-        n = len(stacked)
-        padded = np.concatenate([stacked, np.zeros((-n % size, *stacked.shape[1:]), np.float32)])
-        outputs = [self._run(padded[i : i + size]) for i in range(0, len(padded), size)]
-        out = np.concatenate([o.reshape(size, -1, o.shape[-1]) for o in outputs])[:n]
-        ends = np.cumsum([len(w) for w in windows])
+        counts = tuple(sum(len(b) for b in batches) for batches in prepared)
+        n = sum(counts)
+        first = prepared[0][0]
+        stacked = np.zeros((n + -n % size, *first.shape[1:]), np.float32)
+        row = 0
+        for batches in prepared:
+            for batch in batches:
+                stacked[row : row + len(batch)] = batch
+                row += len(batch)
+        return StackedWindows(stacked, counts)
+
+    def infer_stacked(self, windows: StackedWindows) -> list[np.ndarray]:
+        """Each clip's frames from its stacked windows, `batch_windows` per call; the padding's
+        outputs dropped."""
+        size = self.batch_windows
+        batch = windows.batch
+        outputs = [self._run(batch[i : i + size]) for i in range(0, len(batch), size)]
+        out = np.concatenate([o.reshape(size, -1, o.shape[-1]) for o in outputs])
+        ends = np.cumsum(windows.counts)
         return [
             frames.reshape(-1, frames.shape[-1]).astype(np.float32)
-            for frames in np.split(out, ends[:-1])
+            for frames in np.split(out[: ends[-1]], ends[:-1])
         ]
 
     def _batches(self, x: np.ndarray) -> Iterator[np.ndarray]:

@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import queue
 import threading
-from collections.abc import Iterable, Iterator, Mapping, Sequence
-from concurrent.futures import ProcessPoolExecutor
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from multiprocessing import get_context
 from typing import Any, Protocol
@@ -82,12 +83,15 @@ def prefetched(items: Iterable[Any], depth: int) -> Iterator[Any]:
 @dataclass
 class LocalEngine:
     """Embedders with `prepare`/`infer` (TFLite) also get their input preparation (frontend,
-    framing) done on the decode thread; those with `infer_many` (models with a batch dimension
-    fed NOSS windows) run several clips' windows per invoke."""
+    framing) done on the decode thread. Those with `batch_windows` (models with a batch
+    dimension fed NOSS windows) run several clips' windows per invoke: the decode thread reads
+    groups of clips, `prepare_threads` threads prepare and stack each group's windows
+    (`stack_windows`; FFTs and matrix products release the GIL), and this thread only invokes."""
 
     embedder: Embedder
     depth: int = 32
     clips_per_batch: int = 16  # clips whose windows share invokes, where the model allows
+    prepare_threads: int = 2
 
     def run(self, clips: Sequence[Clip], stream: AudioStream) -> Iterator[Result]:
         prepare = getattr(self.embedder, "prepare", None)
@@ -98,16 +102,38 @@ class LocalEngine:
                 ready = prepare is None or isinstance(audio, AudioError)
                 yield clip, audio if ready else prepare(audio)
 
-        items = prefetched(decoded(), self.depth)
         if prepare is None or not getattr(self.embedder, "batch_windows", 0):
-            for clip, item in items:
+            for clip, item in prefetched(decoded(), self.depth):
                 yield clip, item if isinstance(item, AudioError) else pool(infer(item), clip)
             return
-        for group in _groups(items, self.clips_per_batch):
-            ready = [(clip, item) for clip, item in group if not isinstance(item, AudioError)]
-            frames = iter(self.embedder.infer_many([item for _, item in ready]) if ready else [])
+
+        def stacked(group: list[tuple[Clip, Any]]) -> tuple[list[tuple[Clip, Any]], Any]:
+            ready = [prepare(audio) for _, audio in group if not isinstance(audio, AudioError)]
+            return group, self.embedder.stack_windows(ready) if ready else None
+
+        decoded_groups = _groups(stream(clips, self.embedder.sample_rate), self.clips_per_batch)
+        audio = prefetched(decoded_groups, 2)
+        for group, windows in ordered_map(stacked, audio, self.prepare_threads):
+            frames = iter(self.embedder.infer_stacked(windows) if windows is not None else [])
             for clip, item in group:
                 yield clip, item if isinstance(item, AudioError) else pool(next(frames), clip)
+
+
+def ordered_map(fn: Callable[[Any], Any], items: Iterator[Any], threads: int) -> Iterator[Any]:
+    """`map(fn, items)` on `threads` threads, in order, at most two results per thread ahead;
+    re-raises `fn`'s errors."""
+    with ThreadPoolExecutor(threads, thread_name_prefix="noss-eval-prepare") as workers:
+        pending: deque[Future] = deque()
+        try:
+            for item in items:
+                pending.append(workers.submit(fn, item))
+                if len(pending) > 2 * threads:
+                    yield pending.popleft().result()
+            while pending:
+                yield pending.popleft().result()
+        finally:
+            for future in pending:
+                future.cancel()
 
 
 def _groups(items: Iterator[Any], size: int) -> Iterator[list[Any]]:

@@ -7,7 +7,8 @@ threads, the decode stage and the probe workers.
   OpenBLAS' default pool, with identical results.
 - Extraction: the interpreter gets every core; the decode thread runs while the interpreter is
   between calls (its GIL-free `invoke` and the decoder alternate), so it is not counted.
-- Probes: one worker thread per core, each fit single-threaded (extraction is over by then).
+- Probes: one worker per core, each fit single-threaded (extraction is over by then): threads,
+  or processes for batches large enough to pay for them (`fit_pool`).
 """
 
 from __future__ import annotations
