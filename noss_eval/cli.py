@@ -338,6 +338,12 @@ def frontier_parser() -> argparse.ArgumentParser:
     p.add_argument("leaderboard", type=Path, metavar="CSV")
     p.add_argument("--out", type=Path, default=Path("frontier.png"), metavar="PNG")
     p.add_argument(
+        "--reference",
+        metavar="NAME",
+        help="plot the deltas against this reference (the board's `reference` column); needed "
+        "when the board has deltas against more than one, which are never averaged together",
+    )
+    p.add_argument(
         "--probe",
         choices=("best", "logistic", "lda", "forest"),
         default="best",
@@ -471,7 +477,9 @@ def run_latency(args: argparse.Namespace) -> int:
 def run_frontier(args: argparse.Namespace) -> int:
     from noss_eval.frontier import frontier
 
-    points, summary = frontier(args.leaderboard, args.out, args.probe, args.protocol)
+    points, summary = frontier(
+        args.leaderboard, args.out, args.probe, args.protocol, args.reference
+    )
     print(summary)
     if args.explain:
         from noss_eval.explain import explain, find_manifests, plot_explanation

@@ -26,16 +26,41 @@ class Point:
     on_frontier: bool = False
 
 
+def one_reference(
+    rows: list[dict[str, str]], probe: str, protocol: str, reference: str | None = None
+) -> str:
+    """The reference whose deltas are plotted: `reference`, or the only one the rows have
+    (deltas against different references are not on one scale and are never averaged)."""
+    have = sorted(
+        {r.get("reference", "") for r in rows if (r["probe"], r["protocol"]) == (probe, protocol)}
+        - {""}
+    )
+    if reference is not None and reference not in have:
+        raise NossError(
+            f"frontier: no {probe}/{protocol} deltas against '{reference}' "
+            f"(the board has: {', '.join(have) or 'none'})"
+        )
+    if reference is None and len(have) > 1:
+        raise NossError(
+            f"frontier: deltas against {', '.join(have)} are not on one scale: "
+            "choose one with --reference NAME"
+        )
+    return reference or (have[0] if have else "")
+
+
 def collect(
-    rows: list[dict[str, str]], probe: str, protocol: str
+    rows: list[dict[str, str]], probe: str, protocol: str, reference: str | None = None
 ) -> tuple[list[Point], list[str], list[str]]:
-    """Points (frontier not yet marked), the common tasks, and the models left out (and why)."""
+    """Points (frontier not yet marked), the common tasks, and the models left out (and why);
+    deltas against `one_reference`."""
+    against = one_reference(rows, probe, protocol, reference)
     deltas: dict[tuple[str, str, str], dict[str, float]] = defaultdict(dict)
     latency: dict[str, float] = {}
     for r in rows:
         if r.get("latency_ms"):
             latency[r["embedder_sha256"]] = float(r["latency_ms"])
-        if r["probe"] == probe and r["protocol"] == protocol and r.get("delta"):
+        mine = (r["probe"], r["protocol"], r.get("reference", "")) == (probe, protocol, against)
+        if mine and r.get("delta"):
             model = (r["embedder"], r["embedder_sha256"], r["embedder_fingerprint"])
             deltas[model][r["task"]] = float(r["delta"])
     skipped = [
@@ -78,10 +103,10 @@ def mark_frontier(points: list[Point]) -> list[Point]:
 
 
 def frontier_points(
-    rows: list[dict[str, str]], probe: str, protocol: str
+    rows: list[dict[str, str]], probe: str, protocol: str, reference: str | None = None
 ) -> tuple[list[Point], list[str], list[str]]:
     """`collect`, with each point's place on the Pareto frontier marked."""
-    points, tasks, skipped = collect(rows, probe, protocol)
+    points, tasks, skipped = collect(rows, probe, protocol, reference)
     return mark_frontier(points), tasks, skipped
 
 
@@ -153,17 +178,18 @@ def draw(points: list[Point], tasks: list[str], title: str, reference: str = "TR
     return fig
 
 
-def plot(points: list[Point], tasks: list[str], out: Path, title: str) -> None:
-    out.parent.mkdir(parents=True, exist_ok=True)
-    draw(points, tasks, title).savefig(out)
-
-
-def frontier(leaderboard: Path, out: Path, probe: str, protocol: str) -> tuple[list[Point], str]:
+def frontier(
+    leaderboard: Path, out: Path, probe: str, protocol: str, reference: str | None = None
+) -> tuple[list[Point], str]:
     """Plot to `out`; return the points and a text summary naming the frontier models."""
     if not leaderboard.is_file():
         raise NossError(f"frontier: no such file: {leaderboard}")
-    points, tasks, skipped = frontier_points(read_leaderboard(leaderboard), probe, protocol)
-    plot(points, tasks, out, f"quality vs latency ({probe} probe, {protocol} protocol)")
+    rows = read_leaderboard(leaderboard)
+    against = one_reference(rows, probe, protocol, reference)
+    points, tasks, skipped = frontier_points(rows, probe, protocol, against)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    title = f"quality vs latency ({probe} probe, {protocol} protocol)"
+    draw(points, tasks, title, against).savefig(out)
     lines = ["Pareto frontier (fastest first):"]
     lines += [
         f"  {p.embedder:24s} {p.latency_ms:9.2f} ms  {p.quality:+7.2f} points"
@@ -172,5 +198,8 @@ def frontier(leaderboard: Path, out: Path, probe: str, protocol: str) -> tuple[l
     ]
     lines += [f"dominated: {p.embedder}" for p in points if not p.on_frontier]
     lines += [f"skipped {s}" for s in skipped]
-    lines.append(f"averaged over {len(tasks)} common tasks: {', '.join(tasks)}; plot: {out}")
+    lines.append(
+        f"deltas vs {against}, averaged over {len(tasks)} common tasks: {', '.join(tasks)}; "
+        f"plot: {out}"
+    )
     return points, "\n".join(lines)

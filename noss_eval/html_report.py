@@ -379,11 +379,7 @@ def _frontier(rows, probe, protocols) -> tuple[list[Chart] | None, list[str]]:
             - {r["embedder"] for r in mine if r.get("delta") and r.get("reference") == reference}
         )
         try:
-            points, tasks, skipped = frontier_points(
-                [r for r in rows if r.get("reference") in (None, "", reference)],
-                probe,
-                protocol,
-            )
+            points, tasks, skipped = frontier_points(rows, probe, protocol, reference or None)
         except NossError as exc:
             notes.append(f"{protocol} protocol: {str(exc).removeprefix('frontier: ')}")
             continue

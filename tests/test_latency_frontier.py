@@ -129,3 +129,26 @@ def test_latency_of_a_bad_model_is_a_one_line_error(tmp_path, capsys):
     assert main(["latency", str(junk), "--runs", "2"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "junk.tflite: not a loadable TFLite model" in err[0]
+
+
+def test_frontier_never_averages_deltas_against_different_references():
+    from noss_eval.errors import NossError
+    from noss_eval.frontier import collect
+
+    def row(model, task, reference, delta):
+        return {"embedder": model, "embedder_sha256": model, "embedder_fingerprint": model,
+                "task": task, "probe": "best", "protocol": "noss-eval", "reference": reference,
+                "delta": str(delta), "latency_ms": "2.0"}  # fmt: skip
+
+    rows = [row("a", "t1", "trill", -1.0), row("a", "t2", "trill", -3.0),
+            row("b", "t1", "trill", 2.0), row("b", "t2", "trill", 4.0),
+            row("a", "t1", "yamnet", 10.0), row("b", "t2", "yamnet", 20.0)]  # fmt: skip
+    with pytest.raises(NossError, match="trill, yamnet are not on one scale: choose one with"):
+        collect(rows, "best", "noss-eval")
+    points, tasks, _ = collect(rows, "best", "noss-eval", "trill")
+    assert {p.embedder: p.quality for p in points} == {"a": -2.0, "b": 3.0}
+    assert tasks == ["t1", "t2"]
+    with pytest.raises(NossError, match="'trill-v3'.*the board has: trill, yamnet"):
+        collect(rows, "best", "noss-eval", "trill-v3")
+    alone = [r for r in rows if r["reference"] == "trill"]
+    assert collect(alone, "best", "noss-eval")[0] == points  # the only reference: no option
