@@ -12,15 +12,17 @@ bit: each fit runs single-threaded on the same numbers.
 
 from __future__ import annotations
 
+import logging
 import shutil
 import tempfile
 from collections.abc import Hashable, Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 import numpy as np
 from joblib import Parallel, parallel_config
 
+log = logging.getLogger(__name__)
 PROCESS_MIN_BYTES = 32 << 20
 PROCESS_MAX_BYTES = 1 << 30
 SHARED_MEMORY = Path("/dev/shm")
@@ -37,10 +39,17 @@ Matrices = dict[Hashable, np.ndarray]
 def fit_workers(matrices: Matrices, workers: int) -> Iterator[tuple[Matrices, Parallel]]:
     """`(matrices, parallel)`: the matrices as the workers will read them, and a joblib
     `Parallel` that yields the results in job order on `workers` threads or processes."""
-    if not use_processes(workers, sum(m.nbytes for m in matrices.values())):
-        yield matrices, Parallel(n_jobs=workers, backend="threading", return_as="generator")
-        return
-    with _mapped(matrices) as mapped, parallel_config("loky", inner_max_num_threads=1):
+    with ExitStack() as stack:
+        mapped = None
+        if use_processes(workers, sum(m.nbytes for m in matrices.values())):
+            try:
+                mapped = stack.enter_context(_mapped(matrices))
+            except OSError as exc:
+                log.warning("probe fits on threads: cannot map their matrices (%s)", exc)
+        if mapped is None:
+            yield matrices, Parallel(n_jobs=workers, backend="threading", return_as="generator")
+            return
+        stack.enter_context(parallel_config("loky", inner_max_num_threads=1))
         yield mapped, Parallel(n_jobs=workers, return_as="generator")
 
 

@@ -3,6 +3,7 @@ re-run (every vector and probe result cached) loads neither scikit-learn nor the
 
 import subprocess
 import sys
+import tempfile
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -202,3 +203,18 @@ def test_ordered_map_keeps_order_and_raises_the_first_error():
         for value in ordered_map(slow_square, iter(range(60)), 4):
             got.append(value)
     assert got == [i * i for i in range(37)]
+
+
+def test_fits_fall_back_to_threads_when_their_matrices_cannot_be_written(
+    tmp_path, monkeypatch, caplog
+):
+    task, ex = _task_data(False)
+    serial = evaluate_task(task, ex, 0, workers=1)
+    blocked = tmp_path / "not-a-folder"
+    blocked.write_text("")
+    monkeypatch.setattr(fit_pool, "PROCESS_MIN_BYTES", 0)
+    monkeypatch.setattr(fit_pool, "SHARED_MEMORY", blocked)
+    monkeypatch.setattr(tempfile, "tempdir", str(blocked))
+    with caplog.at_level("WARNING"):
+        assert _comparable(evaluate_task(task, ex, 0, workers=2)) == _comparable(serial)
+    assert "probe fits on threads: cannot map their matrices" in caplog.text
