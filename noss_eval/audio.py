@@ -24,15 +24,18 @@ def read_audio(
     if not Path(path).exists():
         raise AudioError(f"{path}: no such file")
     try:
-        info = sf.info(str(path))
-        first = int(round(start * info.samplerate))
-        frames = -1 if duration is None else int(round(duration * info.samplerate))
-        data, rate = sf.read(str(path), start=first, frames=frames, dtype="float32", always_2d=True)
+        with sf.SoundFile(str(path)) as f:  # opened once: `sf.info` + `sf.read` open it twice
+            rate = f.samplerate
+            first, end, _ = slice(int(round(start * rate)), None).indices(f.frames)
+            if first:
+                f.seek(first)
+            frames = end - first if duration is None else int(round(duration * rate))
+            data = f.read(frames, dtype="float32", always_2d=True)
     except (RuntimeError, sf.LibsndfileError, OSError) as exc:
         raise AudioError(f"{path}: cannot decode audio ({_first_line(exc)})") from None
     if data.size == 0:
         raise AudioError(f"{path}: audio file holds no samples")
-    mono = data.mean(axis=1, dtype=np.float32)
+    mono = data[:, 0].copy() if data.shape[1] == 1 else data.mean(axis=1, dtype=np.float32)
     if not np.all(np.isfinite(mono)):
         raise AudioError(f"{path}: audio holds NaN or infinite samples")
     return mono, int(rate)
