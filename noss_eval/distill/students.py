@@ -41,8 +41,8 @@ def build_student(
 ):
     """A fresh Keras model `[B, 96, 64, 1] -> [B, output_dim]`, weights drawn from `seed`. With
     `target_mean` (the mean teacher vector) the output layer starts as that constant (zero
-    kernel, bias the mean), i.e. at the R2 = 0 baseline: a random kernel adds a random projection
-    of the trunk's features whose variance exceeds the teacher's (R2 about -0.7 at init on FSDD)."""
+    kernel, bias the mean): training starts exactly at the R2 = 0 baseline, without a random
+    projection of the (batch-normalised, unit-scale) trunk features added to it."""
     import keras
 
     keras.utils.set_random_seed(seed)

@@ -60,9 +60,9 @@ def recalibrate_batch_norm(
 ) -> None:
     """Set every batch norm's moving statistics to the mean of its batch statistics over (at
     most) `windows` training windows under the current weights ("precise BN", Wu & Johnson
-    2021). The moving averages lag weights that change fast: after a few hundred steps they
-    made the inference-mode model far worse than the batch-statistics one (held-out R2 -3.5
-    against +0.59 in the same epoch on FSDD + Hedgewars)."""
+    2021). The moving averages lag weights that change fast; measured on FSDD + Hedgewars (a0.25
+    avg, 2,407 windows, 4 epochs) the held-out R2 per epoch was -2.08 / -1.07 / -1.43 / -0.01
+    with them and 0.31 / 0.34 / 0.46 / 0.36 recalibrated."""
     import keras
 
     def walk(layer):
