@@ -1,4 +1,4 @@
-"""`noss-eval frontier`: quality (average delta vs TRILL) against latency, as in the FRILL paper.
+"""`noss-eval frontier`: quality (average delta vs the reference) against latency, as in FRILL.
 
 Models come from a leaderboard CSV: their deltas for one probe and protocol, averaged over the
 tasks every plotted model has, and their `latency_ms` (from `noss-eval latency`). A model is on the
@@ -7,7 +7,7 @@ Pareto frontier when no other model is at least as fast and at least as good, an
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -153,17 +153,24 @@ def draw(points: list[Point], tasks: list[str], title: str, reference: str = "TR
     return fig
 
 
-def plot(points: list[Point], tasks: list[str], out: Path, title: str) -> None:
+def plot(
+    points: list[Point], tasks: list[str], out: Path, title: str, reference: str = "TRILL"
+) -> None:
     out.parent.mkdir(parents=True, exist_ok=True)
-    draw(points, tasks, title).savefig(out)
+    draw(points, tasks, title, reference).savefig(out)
 
 
 def frontier(leaderboard: Path, out: Path, probe: str, protocol: str) -> tuple[list[Point], str]:
     """Plot to `out`; return the points and a text summary naming the frontier models."""
     if not leaderboard.is_file():
         raise NossError(f"frontier: no such file: {leaderboard}")
-    points, tasks, skipped = frontier_points(read_leaderboard(leaderboard), probe, protocol)
-    plot(points, tasks, out, f"quality vs latency ({probe} probe, {protocol} protocol)")
+    rows = read_leaderboard(leaderboard)
+    points, tasks, skipped = frontier_points(rows, probe, protocol)
+    mine = [r for r in rows if (r["probe"], r["protocol"]) == (probe, protocol)]
+    named = Counter(r["reference"] for r in mine if r.get("delta") and r.get("reference"))
+    reference = named.most_common(1)[0][0] if named else "TRILL"
+    title = f"quality vs latency ({probe} probe, {protocol} protocol)"
+    plot(points, tasks, out, title, reference)
     lines = ["Pareto frontier (fastest first):"]
     lines += [
         f"  {p.embedder:24s} {p.latency_ms:9.2f} ms  {p.quality:+7.2f} points"
