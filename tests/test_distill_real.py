@@ -12,6 +12,7 @@ import signal
 import subprocess
 import sys
 import time
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -23,10 +24,11 @@ from noss_eval.cli import main
 
 GRID = """seed: 1
 data: {holdout: 0.1}
-training: {epochs: 4, batch_size: 16, patience: 4}
+training: {epochs: 3, batch_size: 16, patience: 3}
 students: {alpha: [0.25], pooling: [avg, flatten], quantize: [float32, int8]}
 """
 FIRST, SECOND = "mnv3s-a0.25-avg-bn0", "mnv3s-a0.25-flat-bn0"
+DIGIT_TAKES = 10  # recordings 0-9 of each digit and speaker: 600 clips
 pytestmark = pytest.mark.slow
 
 
@@ -49,14 +51,16 @@ def grid_run(tmp_path_factory):
     checkpoint, re-run; return (out dir, the re-run's log, the manifest rows before the kill)."""
     root = tmp_path_factory.mktemp("distill")
     recordings = require_shared(SHARED / "data" / "fsdd" / "recordings")
-    audio = root / "audio"  # recordings 10-49 of each digit and speaker: none is scored below
+    voices = require_shared(SHARED / "data" / "hedgewars-voices")
+    audio = root / "audio"  # a stable quarter of FSDD recordings 10-49: none is scored below
     audio.mkdir()
     for f in sorted(recordings.glob("*.wav")):
-        if int(f.stem.split("_")[2]) >= 10 and hash(f.name) % 8 == 0 or f.stem.endswith("_25"):
+        if int(f.stem.split("_")[2]) >= 10 and zlib.crc32(f.name.encode()) % 4 == 0:
             (audio / f.name).symlink_to(f)
     (root / "grid.yaml").write_text(GRID)
     out = root / "out"
-    args = ["distill", *_teacher(), "--audio", str(audio), "--grid", str(root / "grid.yaml"),
+    args = ["distill", *_teacher(), "--audio", str(audio), "--audio", str(voices),
+            "--grid", str(root / "grid.yaml"),
             "--out", str(out), "--cache-dir", str(root / "cache"), "--no-progress"]  # fmt: skip
     state = out / "trained" / SECOND / "state.json"
     proc = subprocess.Popen(
@@ -91,14 +95,9 @@ def test_kill_then_rerun_finishes_the_grid_without_retraining(grid_run):
     )
     kept = {r["student"]: r for r in rows}
     assert all(kept[r["student"]] == r for r in before)  # finished rows untouched
-    assert all(int(r["epochs_run"]) == 4 for r in rows)
+    assert all(int(r["epochs_run"]) == 3 for r in rows)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="not reached at CI scale: 4 epochs on ~315 FSDD windows give held-out R2 ~0.00 "
-    "(avg-pool) and ~-0.2 (flatten); 14 epochs on 2,700 windows reach ~0.12 (see README)",
-)
 def test_every_student_beats_the_mean_teacher_vector(grid_run):
     _, out, _, _, _ = grid_run
     for r in _rows(out / "manifest.csv"):
@@ -184,3 +183,38 @@ def test_score_time_and_explain_the_grid(grid_run, capsys):
     size_line = next(x for x in text.splitlines() if x.startswith("quantize int8"))
     assert float(size_line.split()[-1]) < 0  # int8 makes the file smaller: a real effect
     assert np.isfinite([float(r["latency_ms"]) for r in _rows(board) if r.get("latency_ms")]).all()
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="not at CI scale (measured): the a0.25 avg student (held-out R2 0.38-0.52 overall, "
+    "-0.3 to -0.7 within FSDD) scores 18-18.5 % [12.5, 24.0] on digits against 32.0 % [25.5, 38.5] "
+    "at random init, paired delta -14.0 [-22.5, -5.0]; the teacher itself, YAMNet, scores "
+    "31.0 %, delta -1.0 [-11.5, 8.5]: it does not beat random init on this task either",
+)
+def test_distilled_student_beats_its_random_init_on_fsdd_digits(grid_run):
+    """FSDD digits (recordings 0-9, none distilled on), speaker-disjoint, scored by noss-eval's
+    probes: the trained student against the same architecture at random init, paired on the
+    same test clips; the whole 95 % paired bootstrap interval of the delta is above zero."""
+    from noss_eval.distill import export
+    from noss_eval.distill.grid import load_grid
+    from noss_eval.distill.students import build_student
+
+    root, out, _, _, _ = grid_run
+    grid = load_grid(root / "grid.yaml")
+    arch = next(a for a in grid.architectures if a.name == FIRST)
+    untrained = root / "random-init.tflite"
+    model = build_student(arch, 1024, grid.seed, grid.training.bn_momentum)
+    untrained.write_bytes(export.to_tflite(model, "float32", False))
+    recordings = require_shared(SHARED / "data" / "fsdd" / "recordings")
+    digits = fsdd_keyword_task(recordings, root / "digits", per_digit=DIGIT_TAKES)
+    board = root / "trained-vs-random.csv"
+    assert main(["--embedder", str(out / "students" / f"{FIRST}-f32.tflite"),
+                 "--embedder-option", "frontend=noss-logmel", "--reference", str(untrained),
+                 "--reference-option", "frontend=noss-logmel", "--task-file", str(digits),
+                 "--cache-dir", str(root / "cache"), "--leaderboard", str(board),
+                 "--no-progress"]) == 0  # fmt: skip
+    rows = [r for r in _rows(board) if r.get("delta_ci_low")]
+    assert rows, _rows(board)
+    for r in rows:
+        assert float(r["delta_ci_low"]) > 0, (r["probe"], r["headline_score"], r["delta"], r)

