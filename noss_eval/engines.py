@@ -11,9 +11,8 @@ from __future__ import annotations
 
 import queue
 import threading
-from collections import deque
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from multiprocessing import get_context
 from typing import Any, Protocol
@@ -84,14 +83,13 @@ def prefetched(items: Iterable[Any], depth: int) -> Iterator[Any]:
 class LocalEngine:
     """Embedders with `prepare`/`infer` (TFLite) also get their input preparation (frontend,
     framing) done on the decode thread. Those with `batch_windows` (models with a batch
-    dimension fed NOSS windows) run several clips' windows per invoke: the decode thread reads
-    groups of clips, `prepare_threads` threads prepare and stack each group's windows
-    (`stack_windows`; FFTs and matrix products release the GIL), and this thread only invokes."""
+    dimension fed NOSS windows) run several clips' windows per invoke, stacked on the decode
+    thread too (`stack_windows`), so this thread only invokes. (Two preparing threads were
+    measured no faster on 2 cores: the interpreter's threads already fill them.)"""
 
     embedder: Embedder
     depth: int = 32
     clips_per_batch: int = 16  # clips whose windows share invokes, where the model allows
-    prepare_threads: int = 2
 
     def run(self, clips: Sequence[Clip], stream: AudioStream) -> Iterator[Result]:
         prepare = getattr(self.embedder, "prepare", None)
@@ -107,33 +105,15 @@ class LocalEngine:
                 yield clip, item if isinstance(item, AudioError) else pool(infer(item), clip)
             return
 
-        def stacked(group: list[tuple[Clip, Any]]) -> tuple[list[tuple[Clip, Any]], Any]:
-            ready = [prepare(audio) for _, audio in group if not isinstance(audio, AudioError)]
-            return group, self.embedder.stack_windows(ready) if ready else None
+        def stacked() -> Iterator[tuple[list[tuple[Clip, Any]], Any]]:
+            for group in _groups(decoded(), self.clips_per_batch):
+                ready = [item for _, item in group if not isinstance(item, AudioError)]
+                yield group, self.embedder.stack_windows(ready) if ready else None
 
-        decoded_groups = _groups(stream(clips, self.embedder.sample_rate), self.clips_per_batch)
-        audio = prefetched(decoded_groups, 2)
-        for group, windows in ordered_map(stacked, audio, self.prepare_threads):
+        for group, windows in prefetched(stacked(), max(1, self.depth // self.clips_per_batch)):
             frames = iter(self.embedder.infer_stacked(windows) if windows is not None else [])
             for clip, item in group:
                 yield clip, item if isinstance(item, AudioError) else pool(next(frames), clip)
-
-
-def ordered_map(fn: Callable[[Any], Any], items: Iterator[Any], threads: int) -> Iterator[Any]:
-    """`map(fn, items)` on `threads` threads, in order, at most two results per thread ahead;
-    re-raises `fn`'s errors."""
-    with ThreadPoolExecutor(threads, thread_name_prefix="noss-eval-prepare") as workers:
-        pending: deque[Future] = deque()
-        try:
-            for item in items:
-                pending.append(workers.submit(fn, item))
-                if len(pending) > 2 * threads:
-                    yield pending.popleft().result()
-            while pending:
-                yield pending.popleft().result()
-        finally:
-            for future in pending:
-                future.cancel()
 
 
 def _groups(items: Iterator[Any], size: int) -> Iterator[list[Any]]:

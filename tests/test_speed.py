@@ -171,9 +171,9 @@ def test_clips_sharing_invokes_give_each_clip_its_own_frames(tmp_path):
         clips.append(Clip(f"c{i}", path, "a", "train", None))
     (tmp_path / "bad.wav").write_bytes(b"not audio")
     clips.insert(9, Clip("bad", tmp_path / "bad.wav", "a", "train", None))
-    results = list(LocalEngine(embedder, prepare_threads=3).run(clips, file_stream))
+    results = list(LocalEngine(embedder).run(clips, file_stream))
     assert [c.clip_id for c, _ in results] == [c.clip_id for c in clips]
-    one = list(LocalEngine(embedder, clips_per_batch=5, prepare_threads=1).run(clips, file_stream))
+    one = list(LocalEngine(embedder, clips_per_batch=5).run(clips, file_stream))
     for (_, a), (_, b) in zip(results, one, strict=True):
         assert type(a) is type(b) and (isinstance(a, Exception) or np.allclose(a, b, atol=1e-6))
     for clip, vector in results:
@@ -183,26 +183,6 @@ def test_clips_sharing_invokes_give_each_clip_its_own_frames(tmp_path):
             continue
         alone = pool(embedder.embed(audio), clip)
         np.testing.assert_allclose(vector, alone, rtol=1e-5, atol=1e-6)
-
-
-def test_ordered_map_keeps_order_and_raises_the_first_error():
-    import random
-    import time
-
-    from noss_eval.engines import ordered_map
-
-    def slow_square(i):
-        time.sleep(random.Random(i).random() / 200)
-        if i == 37:
-            raise ValueError("clip 37")
-        return i * i
-
-    assert list(ordered_map(slow_square, iter(range(30)), 3)) == [i * i for i in range(30)]
-    got = []
-    with pytest.raises(ValueError, match="clip 37"):
-        for value in ordered_map(slow_square, iter(range(60)), 4):
-            got.append(value)
-    assert got == [i * i for i in range(37)]
 
 
 def test_fits_fall_back_to_threads_when_their_matrices_cannot_be_written(
