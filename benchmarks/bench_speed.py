@@ -16,19 +16,26 @@
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "tests"))
+sys.path.insert(0, str(HERE))
 
-from noss_eval import fit_pool, probes  # noqa: E402
+import probe_task  # noqa: E402
+
+from noss_eval import fit_pool  # noqa: E402
 from noss_eval.evaluate import evaluate_task  # noqa: E402
 from noss_eval.extract import Extraction  # noqa: E402
 from noss_eval.probes import PROTOCOLS  # noqa: E402
@@ -40,29 +47,75 @@ SHARED = HERE.parent.parent / "shared"
 
 
 def synthetic_task(n: int, k: int, d: int, seed: int = 0) -> tuple[Task, Extraction]:
-    rng = np.random.RandomState(seed)
-    speakers = max(20, n // 50)
-    spk = rng.randint(0, speakers, n)
-    y = rng.randint(0, k, n)
-    x = (0.4 * rng.randn(k, d)[y] + 0.5 * rng.randn(speakers, d)[spk] + rng.randn(n, d)).astype(
-        np.float32
-    )
-    split = np.array(["train"] * 7 + ["validation"] * 1 + ["test"] * 2)[spk % 10]
-    clips = [Clip(f"c{i}", Path(f"{i}.wav"), f"l{y[i]}", split[i], f"s{spk[i]}") for i in range(n)]
-    labels = tuple(sorted({c.label for c in clips}))
-    return Task("bench", "bench", "bench", labels, lambda root: clips, ""), Extraction(clips, x)
+    return probe_task.build(probe_task.arrays(n, k, d, seed), Clip, Task, Extraction)
 
 
-def _as_before(cfg, seed):
-    """`make_classifier` before this work: sklearn's own LDA."""
-    if cfg.family == "lda":
-        from sklearn.discriminant_analysis import LinearDiscriminantAnalysis
-
-        return LinearDiscriminantAnalysis(solver="lsqr", shrinkage="auto")
-    return _current(cfg, seed)
+FILED = "d440705^"  # the last commit before this work changed the probe stage
 
 
-_current = probes.make_classifier
+@contextmanager
+def code_at(rev: str) -> Iterator[Path]:
+    """The package as of `rev` (git archive), laid out as installed, in a temporary folder."""
+    with tempfile.TemporaryDirectory() as tmp:
+        archive = subprocess.run(
+            ["git", "-C", str(HERE.parent), "archive", rev, "noss_eval", "embedders", "tasks"],
+            capture_output=True,
+            check=True,
+        ).stdout
+        subprocess.run(["tar", "-x", "-C", tmp], input=archive, check=True)
+        for sub in ("embedders", "tasks"):
+            (Path(tmp) / sub).rename(Path(tmp) / "noss_eval" / sub)
+        yield Path(tmp)
+
+
+BEFORE = """
+import json, sys, time
+import numpy as np
+import noss_eval.evaluate as ev
+from threadpoolctl import threadpool_limits
+assert ev.__file__.startswith(sys.argv[1]), ev.__file__
+from noss_eval.extract import Extraction
+from noss_eval.task import Clip, Task
+import probe_task
+task, ex = probe_task.build(np.load(sys.argv[2]), Clip, Task, Extraction)
+with threadpool_limits(1):
+    ev.evaluate_task(*probe_task.build(probe_task.arrays(200, 3, 8), Clip, Task, Extraction), 0)
+    seconds = []
+    for _ in range(int(sys.argv[3])):
+        start = time.perf_counter()
+        results = ev.evaluate_task(task, ex, 0)
+        seconds.append(time.perf_counter() - start)
+json.dump([min(seconds), [(r.config, r.metrics) for r in results]], sys.stdout)
+"""
+
+
+def before(old: Path, arrays: dict[str, np.ndarray], rounds: int) -> tuple[float, list[Result]]:
+    """The probe stage of the code as filed, on the same task, in a fresh process (warmed up
+    on a tiny task first, as `probe_stage` warms up this one): the best of `rounds`."""
+    with tempfile.NamedTemporaryFile(suffix=".npz") as data:
+        np.savez(data, **arrays)
+        data.flush()
+        out = subprocess.run(
+            [sys.executable, "-c", BEFORE, str(old), data.name, str(rounds)],
+            capture_output=True,
+            text=True,
+            check=True,
+            env={**os.environ, "PYTHONPATH": f"{old}{os.pathsep}{HERE}"},
+            cwd=old,  # not the checkout: `python -c` puts the working folder first
+        ).stdout
+    seconds, results = json.loads(out)
+    return seconds, [Result(config, metrics) for config, metrics in results]
+
+
+@dataclass(frozen=True)
+class Result:
+    config: str
+    metrics: dict
+
+
+def best(rounds: int, fn):
+    """`timed(fn)` with the least time of `rounds` runs (and that run's result)."""
+    return min((timed(fn) for _ in range(rounds)), key=lambda t: t[0])
 
 
 def timed(fn):
@@ -81,27 +134,38 @@ def same(a, b, tol: float = 1e-9) -> bool:
 def probe_stage(sizes: list[tuple[int, int, int]]) -> None:
     print(f"## Probe stage, default protocol ({CORES} cores, BLAS 1 thread)\n")
     print(
-        "before: serial fits, sklearn's LDA; threads: every batch of fits on joblib threads; "
-        "now: batches of 32 MiB to 1 GiB of matrices in worker processes (`fit_pool`), the "
-        "rest on threads. Worker start-up counts in the first size that uses them.\n"
+        f"before: the probe stage as it was when the speed issue was filed (`git archive "
+        f"{FILED}`, run in a fresh process on the same task); threads: every batch of fits on "
+        "joblib threads; now: batches of 4 MiB to 1 GiB of matrices in worker processes "
+        "(`fit_pool`), the rest on threads. Each warmed up on a small task first; runs under "
+        "10k x 1024 values: the best of 3.\n"
     )
     print("| clips | classes | dims | before s | threads s | now s | speed-up | same results |")
     print("|---|---|---|---|---|---|---|---|")
-    for n, k, d in sizes:
-        task, ex = synthetic_task(n, k, d)
-        probes.make_classifier = _as_before
-        t_before, before = timed(lambda t=task, e=ex: evaluate_task(t, e, 0, workers=1))
-        probes.make_classifier = _current
-        fit_pool.PROCESS_MIN_BYTES, default = 1 << 62, fit_pool.PROCESS_MIN_BYTES
-        t_threads, threads = timed(lambda t=task, e=ex: evaluate_task(t, e, 0, workers=CORES))
-        fit_pool.PROCESS_MIN_BYTES = default
-        t_now, now = timed(lambda t=task, e=ex: evaluate_task(t, e, 0, workers=CORES))
-        equal = same(before, now, 1e-6) and same(threads, now, 0.0)
-        print(
-            f"| {n:,} | {k} | {d} | {t_before:.1f} | {t_threads:.1f} | {t_now:.1f} "
-            f"| **{t_before / t_now:.2f}x** | {equal} |"
-        )
-    print()
+    warm = synthetic_task(1500, 3, 512)  # big enough for worker processes
+    t_cold, _ = timed(lambda: evaluate_task(*warm, 0, workers=CORES))  # + sklearn's import
+    t_warm, _ = timed(lambda: evaluate_task(*warm, 0, workers=CORES))
+    with code_at(FILED) as old:
+        for n, k, d in sizes:
+            data = probe_task.arrays(n, k, d)
+            task, ex = probe_task.build(data, Clip, Task, Extraction)
+            rounds = 3 if n * d <= 10_000 * 1024 else 1  # short runs: the best of 3
+            t_before, was = before(old, data, rounds)
+            fit_pool.PROCESS_MIN_BYTES, default = 1 << 62, fit_pool.PROCESS_MIN_BYTES
+            t_threads, threads = best(
+                rounds, lambda t=task, e=ex: evaluate_task(t, e, 0, workers=CORES)
+            )
+            fit_pool.PROCESS_MIN_BYTES = default
+            t_now, now = best(rounds, lambda t=task, e=ex: evaluate_task(t, e, 0, workers=CORES))
+            equal = same(was, now, 1e-6) and same(threads, now, 0.0)
+            print(
+                f"| {n:,} | {k} | {d} | {t_before:.2f} | {t_threads:.2f} | {t_now:.2f} "
+                f"| **{t_before / t_now:.2f}x** | {equal} |"
+            )
+    print(
+        f"\nStarting the worker processes (and importing scikit-learn), once per run: "
+        f"{t_cold - t_warm:.1f} s, not in the table.\n"
+    )
 
 
 def blas_pools(n: int = 2000, k: int = 10, d: int = 256) -> None:

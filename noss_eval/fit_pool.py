@@ -1,13 +1,14 @@
 """Where a batch of probe fits runs: on threads, or in worker processes that read the batch's
 normalised matrices from memory-mapped files.
 
-scikit-learn's lbfgs fits hold the GIL between their BLAS calls. On 2 cores, threads ran a
-100k-clip task's fits 1.3x faster than one thread; processes ran them 1.9x faster. Processes
-cost a start-up (once per run: joblib keeps its workers) and one copy of the batch's matrices
-(written once to a file that every worker maps, not pickled per job). So a batch uses
-processes only when its matrices are large enough to pay for that and small enough for the
-copy: `PROCESS_MIN_BYTES` to `PROCESS_MAX_BYTES`. Either way the results are the same, bit for
-bit: each fit runs single-threaded on the same numbers.
+scikit-learn's fits hold the GIL in their Python-level work (lbfgs iterations, input checks).
+On 2 cores, against serial fits: threads ran a 100k-clip task's fits 1.3x faster and a 1k-clip
+task's no faster at all; processes ran both about 1.9x faster. Processes cost a start-up (about
+1 s, once per run: joblib keeps its workers) and one copy of the batch's matrices (written once
+to a file that every worker maps, not pickled per job). So a batch uses processes when its
+matrices take `PROCESS_MIN_BYTES` to `PROCESS_MAX_BYTES`: tiny batches (tests, the demo) stay
+on threads, huge ones too (no second copy). Either way the results are the same, bit for bit:
+each fit runs single-threaded on the same numbers.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ import numpy as np
 from joblib import Parallel, parallel_config
 
 log = logging.getLogger(__name__)
-PROCESS_MIN_BYTES = 32 << 20
+PROCESS_MIN_BYTES = 4 << 20
 PROCESS_MAX_BYTES = 1 << 30
 SHARED_MEMORY = Path("/dev/shm")
 
