@@ -135,6 +135,7 @@ class _Fits:
                         job.train.y,
                         matrices[_norm_key(job.evaluate, job.cfg)],
                         job.evaluate.y,
+                        job.keep,
                     )
                     for job in batch
                 )
@@ -187,10 +188,12 @@ def _fit_and_score(
     y_train: np.ndarray,
     x_evaluate: np.ndarray,
     y_evaluate: np.ndarray,
-) -> tuple[Scored, Fitted]:
-    """One job, in a worker: fit (unless `model` is given), then score."""
+    keep: bool,
+) -> tuple[Scored, Fitted | None]:
+    """One job, in a worker: fit (unless `model` is given), then score; the model is handed
+    back only to be kept (from a worker process it is pickled: a forest can be large)."""
     model = model or fit_matrix(cfg, x_train, y_train, seed)
-    return score_matrix(model, x_evaluate, y_evaluate), model
+    return score_matrix(model, x_evaluate, y_evaluate), model if keep else None
 
 
 def _key(job: _Job) -> _Key:

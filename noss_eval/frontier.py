@@ -29,18 +29,18 @@ class Point:
 def one_reference(
     rows: list[dict[str, str]], probe: str, protocol: str, reference: str | None = None
 ) -> str:
-    """The reference whose deltas are plotted: `reference`, or the only one the rows have
-    (deltas against different references are not on one scale and are never averaged)."""
-    have = sorted(
-        {r.get("reference", "") for r in rows if (r["probe"], r["protocol"]) == (probe, protocol)}
-        - {""}
-    )
-    if reference is not None and reference not in have:
+    """The reference whose deltas are plotted: `reference`, or the only one that the rows of
+    timed models have (deltas against different references are not on one scale and are never
+    averaged; an untimed model, such as the reference's own rows, is not plotted anyway)."""
+    timed = {r["embedder_sha256"] for r in rows if r.get("latency_ms")}
+    mine = [r for r in rows if (r["probe"], r["protocol"]) == (probe, protocol) and r.get("delta")]
+    have = sorted({r.get("reference", "") for r in mine if r["embedder_sha256"] in timed} - {""})
+    if reference and reference not in have:
         raise NossError(
             f"frontier: no {probe}/{protocol} deltas against '{reference}' "
             f"(the board has: {', '.join(have) or 'none'})"
         )
-    if reference is None and len(have) > 1:
+    if not reference and len(have) > 1:
         raise NossError(
             f"frontier: deltas against {', '.join(have)} are not on one scale: "
             "choose one with --reference NAME"

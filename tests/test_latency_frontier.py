@@ -152,3 +152,6 @@ def test_frontier_never_averages_deltas_against_different_references():
         collect(rows, "best", "noss-eval", "trill-v3")
     alone = [r for r in rows if r["reference"] == "trill"]
     assert collect(alone, "best", "noss-eval")[0] == points  # the only reference: no option
+    # the reference's own rows (deltas against a published score, no latency) are not plotted
+    untimed = {**row("trill", "t1", "trill-published", -0.5), "latency_ms": ""}
+    assert collect([*alone, untimed], "best", "noss-eval")[0] == points
