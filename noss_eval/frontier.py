@@ -26,15 +26,26 @@ class Point:
     on_frontier: bool = False
 
 
+def timed_deltas(rows: list[dict[str, str]], probe: str, protocol: str) -> list[dict[str, str]]:
+    """The `probe`/`protocol` rows with a delta, of models that have a latency: the only rows
+    that can be plotted (an untimed model, such as the reference's own rows, never is)."""
+    timed = {r["embedder_sha256"] for r in rows if r.get("latency_ms")}
+    return [
+        r
+        for r in rows
+        if (r["probe"], r["protocol"]) == (probe, protocol)
+        and r.get("delta")
+        and r["embedder_sha256"] in timed
+    ]
+
+
 def one_reference(
     rows: list[dict[str, str]], probe: str, protocol: str, reference: str | None = None
 ) -> str:
-    """The reference whose deltas are plotted: `reference`, or the only one that the rows of
-    timed models have (deltas against different references are not on one scale and are never
-    averaged; an untimed model, such as the reference's own rows, is not plotted anyway)."""
-    timed = {r["embedder_sha256"] for r in rows if r.get("latency_ms")}
-    mine = [r for r in rows if (r["probe"], r["protocol"]) == (probe, protocol) and r.get("delta")]
-    have = sorted({r.get("reference", "") for r in mine if r["embedder_sha256"] in timed} - {""})
+    """The reference whose deltas are plotted: `reference`, or the only one of the
+    `timed_deltas` (deltas against different references are not on one scale and are never
+    averaged)."""
+    have = sorted({r.get("reference", "") for r in timed_deltas(rows, probe, protocol)} - {""})
     if reference and reference not in have:
         raise NossError(
             f"frontier: no {probe}/{protocol} deltas against '{reference}' "

@@ -22,7 +22,7 @@ from typing import Any
 from noss_eval import __version__
 from noss_eval.atomic import atomic_write_text
 from noss_eval.errors import NossError
-from noss_eval.frontier import frontier_points
+from noss_eval.frontier import frontier_points, timed_deltas
 from noss_eval.leaderboard import PROTOCOL_NOTES, check_writable, read_leaderboard, runs_path
 from noss_eval.provenance import Run, load_runs, runs_of
 from noss_eval.report_figures import Bar, RefLine, frontier_chart, task_chart
@@ -366,17 +366,18 @@ def _task_charts(tables: list[Table]) -> list[Chart]:
 
 def _frontier(rows, probe, protocols) -> tuple[list[Chart] | None, list[str]]:
     """The quality-vs-latency frontier per protocol, when the board has latency at all; deltas
-    against the reference most rows have (others are not on the same scale)."""
+    against the reference most plottable rows (`timed_deltas`) have (others are not on the
+    same scale)."""
     if not any(r.get("latency_ms") for r in rows):
         return None, []
     charts, notes = [], []
     for n, protocol in enumerate(protocols):
-        mine = [r for r in rows if (r["probe"], r["protocol"]) == (probe, protocol)]
-        counts = Counter(r.get("reference", "") for r in mine if r.get("delta"))
+        mine = timed_deltas(rows, probe, protocol)
+        counts = Counter(r.get("reference", "") for r in mine)
         reference = counts.most_common(1)[0][0] if counts else ""
         other = sorted(
-            {r["embedder"] for r in mine if r.get("delta")}
-            - {r["embedder"] for r in mine if r.get("delta") and r.get("reference") == reference}
+            {r["embedder"] for r in mine}
+            - {r["embedder"] for r in mine if r.get("reference") == reference}
         )
         try:
             points, tasks, skipped = frontier_points(rows, probe, protocol, reference or None)

@@ -131,14 +131,15 @@ def test_latency_of_a_bad_model_is_a_one_line_error(tmp_path, capsys):
     assert len(err) == 1 and "junk.tflite: not a loadable TFLite model" in err[0]
 
 
+def row(model, task, reference, delta, latency="2.0"):
+    return {"embedder": model, "embedder_sha256": model, "embedder_fingerprint": model,
+            "task": task, "probe": "best", "protocol": "noss-eval", "reference": reference,
+            "delta": str(delta), "latency_ms": latency}  # fmt: skip
+
+
 def test_frontier_never_averages_deltas_against_different_references():
     from noss_eval.errors import NossError
     from noss_eval.frontier import collect
-
-    def row(model, task, reference, delta):
-        return {"embedder": model, "embedder_sha256": model, "embedder_fingerprint": model,
-                "task": task, "probe": "best", "protocol": "noss-eval", "reference": reference,
-                "delta": str(delta), "latency_ms": "2.0"}  # fmt: skip
 
     rows = [row("a", "t1", "trill", -1.0), row("a", "t2", "trill", -3.0),
             row("b", "t1", "trill", 2.0), row("b", "t2", "trill", 4.0),
@@ -155,3 +156,17 @@ def test_frontier_never_averages_deltas_against_different_references():
     # the reference's own rows (deltas against a published score, no latency) are not plotted
     untimed = {**row("trill", "t1", "trill-published", -0.5), "latency_ms": ""}
     assert collect([*alone, untimed], "best", "noss-eval")[0] == points
+
+
+def test_report_frontier_takes_its_reference_from_the_plottable_rows():
+    """Untimed models' rows (here three references' own rows, against a published score)
+    outnumber the timed model's, but are never plotted: the report's frontier is against the
+    timed model's reference, as `noss-eval frontier`'s."""
+    from noss_eval.html_report import _frontier
+
+    rows = [row("a", t, "trill", d) for t, d in (("t1", -1.0), ("t2", -3.0))]
+    rows += [row(m, t, "trill-published", 0.5, latency="") for m in "xyz" for t in ("t1", "t2")]
+    charts, notes = _frontier(rows, "best", ["noss-eval"])
+    assert charts is not None and len(charts) == 1, notes
+    assert "average delta vs trill over t1, t2" in charts[0].title
+    assert "a: 2.00 ms, -2.00 points" in charts[0].alt
