@@ -129,7 +129,7 @@ class FramedEmbedder:
     def prepare(self, waveform: np.ndarray) -> list[np.ndarray]:
         """Model-shaped inputs for one clip (gain, frontend, framing): no runtime needed,
         so it can run on another thread while `infer` works on the previous clip."""
-        return list(self._batches(waveform * self._gain))
+        return list(self._batches(waveform * self._gain if self._gain != 1 else waveform))
 
     def infer(self, batches: list[np.ndarray]) -> np.ndarray:
         outputs = [self._run(batch) for batch in batches]

@@ -12,6 +12,7 @@ from noss_eval.errors import AudioError
 
 # Bump when decoding or resampling changes: it is part of every cache key.
 PREPROCESSING_VERSION = "audio-v2:soundfile+soxr-vhq"
+_PCM16_SCALE = np.float32(2.0**-15)
 
 
 def read_audio(
@@ -30,13 +31,16 @@ def read_audio(
             if first:
                 f.seek(first)
             frames = end - first if duration is None else int(round(duration * rate))
-            data = f.read(frames, dtype="float32", always_2d=True)
+            pcm16 = f.subtype == "PCM_16"
+            data = f.read(frames, dtype="int16" if pcm16 else "float32", always_2d=True)
     except (RuntimeError, sf.LibsndfileError, OSError) as exc:
         raise AudioError(f"{path}: cannot decode audio ({_first_line(exc)})") from None
     if data.size == 0:
         raise AudioError(f"{path}: audio file holds no samples")
-    mono = data[:, 0].copy() if data.shape[1] == 1 else data.mean(axis=1, dtype=np.float32)
-    if not np.all(np.isfinite(mono)):
+    if pcm16:  # libsndfile's own float32 scaling (x * 2**-15, exact), at a fraction of its cost
+        data = np.multiply(data, _PCM16_SCALE, dtype=np.float32)
+    mono = data[:, 0] if data.shape[1] == 1 else data.mean(axis=1, dtype=np.float32)
+    if not (pcm16 or np.all(np.isfinite(mono))):
         raise AudioError(f"{path}: audio holds NaN or infinite samples")
     return mono, int(rate)
 

@@ -189,16 +189,17 @@ def build_parser() -> argparse.ArgumentParser:
         "--threads",
         type=_positive,
         metavar="N",
-        help="cores the run may use (default: every core this process may run on): the "
-        "interpreter gets N threads, the probes N parallel fits, BLAS 1 thread each",
+        help="cores the run may use (default: every core this process may run on): a model "
+        "file (TFLite, ONNX) runs N single-threaded copies, another embedder N threads; the "
+        "probes N parallel fits; BLAS 1 thread each",
     )
     speed.add_argument(
         "--workers",
         type=int,
         default=1,
         metavar="N",
-        help="extraction worker processes (default 1: one process whose "
-        "interpreter uses every core, decoding overlapped on a thread)",
+        help="extraction worker processes (default 1: this process, with one single-threaded "
+        "copy of a model file per core in threads, or one embedder on every core)",
     )
     speed.add_argument(
         "--runner",

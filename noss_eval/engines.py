@@ -3,6 +3,8 @@
 - `LocalEngine`: this process. Decoding and resampling run on a background thread, a bounded queue
   ahead of inference, so they overlap with the interpreter (which releases the GIL and uses all
   cores itself); memory stays bounded whatever the dataset size.
+- `ThreadEngine`: N threads in this process, each with its own single-threaded copy of a model
+  file's embedder (TFLite, ONNX), each preparing and inferring whole groups of clips.
 - `ProcessEngine`: N worker processes, each with its own single-threaded embedder.
 - `noss_eval.beam_engine.BeamEngine`: the same work as an Apache Beam pipeline.
 """
@@ -11,8 +13,9 @@ from __future__ import annotations
 
 import queue
 import threading
+from collections import deque
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from multiprocessing import get_context
 from typing import Any, Protocol
@@ -114,6 +117,60 @@ class LocalEngine:
             frames = iter(self.embedder.infer_stacked(windows) if windows is not None else [])
             for clip, item in group:
                 yield clip, item if isinstance(item, AudioError) else pool(next(frames), clip)
+
+
+@dataclass
+class ThreadEngine:
+    """`workers` threads, each with its own single-threaded copy of the embedder, each preparing
+    and inferring whole groups of clips (windows batched as in `LocalEngine`); results in
+    order. Copies never wait on each other, where one interpreter's threads wait for the slowest
+    at every op and a decode thread beside them takes their cores (`bench_extraction.py`)."""
+
+    recipe: EmbedderRecipe
+    sample_rate: int
+    workers: int
+    clips_per_batch: int = 16
+    _idle: queue.SimpleQueue = field(default_factory=queue.SimpleQueue, init=False, repr=False)
+
+    def run(self, clips: Sequence[Clip], stream: AudioStream) -> Iterator[Result]:
+        pending: deque[Future] = deque()
+        executor = ThreadPoolExecutor(self.workers, thread_name_prefix="noss-eval-embed")
+        try:
+            for group in _groups(iter(stream(clips, self.sample_rate)), self.clips_per_batch):
+                pending.append(executor.submit(self._embed, group))
+                if len(pending) > 2 * self.workers:
+                    yield from pending.popleft().result()
+            while pending:
+                yield from pending.popleft().result()
+        finally:
+            executor.shutdown(wait=False, cancel_futures=True)
+
+    def _embed(self, group: list[tuple[Clip, Any]]) -> list[Result]:
+        """One group on an idle copy; copies are built on first need (at most `workers` run
+        at once) and kept for the next group and the next run."""
+        try:
+            embedder = self._idle.get_nowait()
+        except queue.Empty:
+            embedder = self.recipe.build(threads=1)
+        try:
+            return _embed_group(embedder, group)
+        finally:
+            self._idle.put(embedder)
+
+
+def _embed_group(embedder: Embedder, group: list[tuple[Clip, Any]]) -> list[Result]:
+    """Pooled vectors (or the AudioError) of one group of decoded clips, on one embedder."""
+    ok = [(clip, embedder.prepare(audio)) for clip, audio in group if not _failed(audio)]
+    if ok and getattr(embedder, "batch_windows", 0):
+        frames = embedder.infer_stacked(embedder.stack_windows([p for _, p in ok]))
+    else:
+        frames = [embedder.infer(p) for _, p in ok]
+    vectors = iter(pool(f, clip) for (clip, _), f in zip(ok, frames, strict=True))
+    return [(clip, audio if _failed(audio) else next(vectors)) for clip, audio in group]
+
+
+def _failed(audio: Any) -> bool:
+    return isinstance(audio, AudioError)
 
 
 def _groups(items: Iterator[Any], size: int) -> Iterator[list[Any]]:

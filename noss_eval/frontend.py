@@ -87,7 +87,11 @@ def log_mel(waveform: np.ndarray, cfg: LogMelConfig = NOSS_LOGMEL) -> np.ndarray
     if x.size < cfg.frame_length:
         x = np.pad(x, (0, cfg.frame_length - x.size))
     frames = sliding_window_view(x, cfg.frame_length)[:: cfg.frame_step]
-    magnitude = np.abs(scipy.fft.rfft(frames * _hann(cfg.frame_length), n=cfg.fft_length, axis=1))
+    # Windowed straight into zero-padded FFT-length rows: `rfft(n=fft_length)` would pad them in
+    # a fresh copy of its own (same bits; 1.5-4x the FFT's time, in page faults).
+    padded = np.zeros((len(frames), cfg.fft_length), np.float32)
+    np.multiply(frames, _hann(cfg.frame_length), out=padded[:, : cfg.frame_length])
+    magnitude = np.abs(scipy.fft.rfft(padded, axis=1, overwrite_x=True))
     mel = np.maximum(magnitude @ mel_matrix(cfg), cfg.log_floor)
     return np.log(mel + cfg.log_offset).astype(np.float32)
 

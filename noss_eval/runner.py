@@ -16,7 +16,7 @@ from noss_eval import __version__
 from noss_eval.cache import EmbeddingCache, check_room
 from noss_eval.check import CheckReport, check_embedder
 from noss_eval.embedder import Embedder, fingerprint
-from noss_eval.engines import EmbedderRecipe, Engine, LocalEngine, ProcessEngine
+from noss_eval.engines import EmbedderRecipe, Engine, LocalEngine, ProcessEngine, ThreadEngine
 from noss_eval.errors import AudioError, NossError
 from noss_eval.extract import extract, uncached
 from noss_eval.leaderboard import preflight, save_results, to_row
@@ -96,7 +96,8 @@ def describe_split_sizes(clips: list[Clip]) -> str:
 
 
 def make_engine(config: RunConfig, embedder: Embedder, recipe: EmbedderRecipe) -> Engine:
-    """The extraction engine the run asks for: Beam, worker processes, or this process."""
+    """The extraction engine the run asks for: Beam, worker processes, or this process
+    (one single-threaded copy of a model file per core, else one embedder on every core)."""
     if config.runner == "beam":
         from noss_eval.beam_engine import BeamEngine
 
@@ -107,7 +108,12 @@ def make_engine(config: RunConfig, embedder: Embedder, recipe: EmbedderRecipe) -
         raise NossError(f"--runner: '{config.runner}' is not one of local, beam")
     if config.workers < 1:
         raise NossError(f"--workers: must be at least 1, got {config.workers}")
-    return ProcessEngine(recipe, config.workers) if config.workers > 1 else LocalEngine(embedder)
+    if config.workers > 1:
+        return ProcessEngine(recipe, config.workers)
+    copies = config.budget.embedder_copies(embedder)
+    if copies > 1 and "threads" not in recipe.options:  # an explicit thread count is kept
+        return ThreadEngine(recipe, embedder.sample_rate, copies)
+    return LocalEngine(embedder)
 
 
 def check_on_first_clip(embedder: Embedder, data: Dataset) -> CheckReport:
@@ -130,7 +136,7 @@ def check_on_first_clip(embedder: Embedder, data: Dataset) -> CheckReport:
 def score_task(
     data: Dataset,
     embedder: Embedder,
-    recipe: EmbedderRecipe,
+    engine: Engine,
     config: RunConfig,
     cache: EmbeddingCache,
     dim: int | None = None,
@@ -141,7 +147,7 @@ def score_task(
         data.cache_namespace,
         clips,
         cache,
-        engine=make_engine(config, embedder, recipe),
+        engine=engine,
         stream=data.stream,
         strict=config.strict,
         progress=config.progress,
@@ -259,11 +265,13 @@ def _run(config: RunConfig, registry: Mapping[str, Task]) -> list[dict[str, Any]
     )
     results: list[ProbeResult] = []
     ref_results: list[ProbeResult] = []
+    engine = make_engine(config, embedder, recipe)  # one per embedder: its copies serve every task
+    ref_engine = make_engine(config, reference, ref_recipe) if reference is not None else None
     for data in datasets:
-        results += score_task(data, embedder, recipe, config, cache, dims[id(embedder)])
+        results += score_task(data, embedder, engine, config, cache, dims[id(embedder)])
         if reference is not None:
             ref_results += score_task(
-                data, reference, ref_recipe, config, cache, dims[id(reference)]
+                data, reference, ref_engine, config, cache, dims[id(reference)]
             )
     if reference is not None:
         results = compare_measured(results, ref_results, config.seed)

@@ -5,8 +5,10 @@ threads, the decode stage and the probe workers.
   one probe fit); pools of their own on top of the interpreter's and the decode thread
   oversubscribe the cores: on 2 cores a cross-validated probe stage ran 12x slower with
   OpenBLAS' default pool, with identical results.
-- Extraction: the interpreter gets every core; the decode thread runs while the interpreter is
-  between calls (its GIL-free `invoke` and the decoder alternate), so it is not counted.
+- Extraction: a model file (TFLite, ONNX: embedders with `prepare`) runs one single-threaded
+  copy per core, each preparing its own clips (`ThreadEngine`): 1.1-1.2x one interpreter on
+  every core with a decode thread beside it, whose threads wait for each other at every op.
+  Other embedders get every core, with decoding on a thread (`LocalEngine`).
 - Probes: one worker per core, each fit single-threaded (extraction is over by then): threads,
   or processes for batches large enough to pay for them (`fit_pool`).
 """
@@ -42,6 +44,11 @@ class ThreadBudget:
     @property
     def interpreter(self) -> int:
         return self.cores
+
+    def embedder_copies(self, embedder: object) -> int:
+        """Single-threaded copies of `embedder` that extraction runs side by side: one per
+        core for model files (their input preparation needs no runtime), else 1."""
+        return self.cores if hasattr(embedder, "prepare") else 1
 
     @property
     def probe_workers(self) -> int:

@@ -15,6 +15,30 @@ def test_int16_pcm_is_scaled_to_unit_range(tmp_path):
     np.testing.assert_allclose(x, 0.5)
 
 
+@pytest.mark.parametrize("fmt", ["WAV", "FLAC", "AIFF"])
+@pytest.mark.parametrize("channels", [1, 2])
+def test_16_bit_pcm_gives_libsndfiles_own_float_samples_bit_for_bit(tmp_path, fmt, channels):
+    """16-bit files are read as int16 and scaled here; the samples must be the very floats that
+    libsndfile's float32 read gives (cache keys assume decoding did not change)."""
+    rng = np.random.RandomState(channels)
+    pcm = rng.randint(-32768, 32768, size=(5000, channels)).astype(np.int16)
+    pcm[:4, 0] = [-32768, 32767, 0, -1]
+    path = tmp_path / f"x.{fmt.lower()}"
+    sf.write(str(path), pcm, 16000, format=fmt, subtype="PCM_16")
+    want = sf.read(str(path), dtype="float32", always_2d=True)[0].mean(axis=1, dtype=np.float32)
+    got, _ = read_audio(path)
+    assert got.dtype == np.float32 and got.flags.c_contiguous
+    np.testing.assert_array_equal(got, want)
+    segment, _ = read_audio(path, start=0.1, duration=0.05)
+    np.testing.assert_array_equal(segment, want[1600:2400])
+
+
+def test_real_16_bit_recordings_decode_to_libsndfiles_floats():
+    wav = require_shared(SHARED / "data" / "fsdd" / "recordings" / "7_theo_3.wav")
+    assert sf.info(str(wav)).subtype == "PCM_16"
+    np.testing.assert_array_equal(read_audio(wav)[0], sf.read(str(wav), dtype="float32")[0])
+
+
 def test_stereo_is_mixed_down(tmp_path):
     path = tmp_path / "stereo.flac"
     left, right = np.full(1000, 0.5), np.full(1000, -0.25)

@@ -73,8 +73,11 @@ def test_parallel_fits_give_the_serial_results_bit_for_bit(protocol, folds, pool
 
 
 def test_thread_budget_gives_every_stage_the_cores_and_blas_one():
+    from noss_eval.embedder import resolve_embedder
+
     budget = ThreadBudget(3)
     assert (budget.interpreter, budget.probe_workers, budget.blas) == (3, 3, 1)
+    assert budget.embedder_copies(resolve_embedder("dsp")) == 1  # nothing to copy per core
     assert 1 <= usable_cores()
     with pytest.raises(ValueError):
         ThreadBudget(0)
@@ -149,20 +152,12 @@ def _logmel_tflite(tmp_path, batch):
     return path
 
 
-def test_clips_sharing_invokes_give_each_clip_its_own_frames(tmp_path):
-    """Several clips' log-mel windows stacked into fixed 32-window invokes (last one padded)
-    give every clip the vector of embedding it alone, to float32 rounding; clips of every
-    length (shorter than a window, exactly 32 windows, many) and unreadable ones keep order."""
+def _clips_of_every_length(tmp_path):
+    """Clips shorter than a window, of exactly 32 windows and of many, and an unreadable one."""
     import soundfile as sf
 
-    from noss_eval.embedders.tflite import TFLiteEmbedder
-    from noss_eval.engines import LocalEngine, pool
-    from noss_eval.sources import decode, file_stream
     from noss_eval.task import Clip
 
-    embedder = TFLiteEmbedder(_logmel_tflite(tmp_path, None), frontend="noss-logmel")
-    assert embedder.batch_windows == 32
-    assert TFLiteEmbedder(_logmel_tflite(tmp_path, 1), frontend="noss-logmel").batch_windows == 0
     rng = np.random.RandomState(0)
     clips = []
     for i, seconds in enumerate([0.3, 1.0, 6.37, 2.5, 0.97, 11.0, 1.7] * 5):
@@ -171,6 +166,21 @@ def test_clips_sharing_invokes_give_each_clip_its_own_frames(tmp_path):
         clips.append(Clip(f"c{i}", path, "a", "train", None))
     (tmp_path / "bad.wav").write_bytes(b"not audio")
     clips.insert(9, Clip("bad", tmp_path / "bad.wav", "a", "train", None))
+    return clips
+
+
+def test_clips_sharing_invokes_give_each_clip_its_own_frames(tmp_path):
+    """Several clips' log-mel windows stacked into fixed 32-window invokes (last one padded)
+    give every clip the vector of embedding it alone, to float32 rounding; clips of every
+    length (shorter than a window, exactly 32 windows, many) and unreadable ones keep order."""
+    from noss_eval.embedders.tflite import TFLiteEmbedder
+    from noss_eval.engines import LocalEngine, pool
+    from noss_eval.sources import decode, file_stream
+
+    embedder = TFLiteEmbedder(_logmel_tflite(tmp_path, None), frontend="noss-logmel")
+    assert embedder.batch_windows == 32
+    assert TFLiteEmbedder(_logmel_tflite(tmp_path, 1), frontend="noss-logmel").batch_windows == 0
+    clips = _clips_of_every_length(tmp_path)
     results = list(LocalEngine(embedder).run(clips, file_stream))
     assert [c.clip_id for c, _ in results] == [c.clip_id for c in clips]
     one = list(LocalEngine(embedder, clips_per_batch=5).run(clips, file_stream))
@@ -183,6 +193,65 @@ def test_clips_sharing_invokes_give_each_clip_its_own_frames(tmp_path):
             continue
         alone = pool(embedder.embed(audio), clip)
         np.testing.assert_allclose(vector, alone, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("batch", [None, 1])  # windows shared across clips, or one per call
+def test_single_threaded_copies_give_the_one_interpreters_vectors_bit_for_bit(tmp_path, batch):
+    """`ThreadEngine` (one single-threaded interpreter per thread, each preparing its own
+    groups) gives `LocalEngine`'s vectors exactly, in order, errors in place, for any number of
+    copies and group size, and from a stream that is not files (decoded once, shared)."""
+    from noss_eval.engines import EmbedderRecipe, LocalEngine, ThreadEngine
+    from noss_eval.sources import file_stream
+
+    recipe = EmbedderRecipe(str(_logmel_tflite(tmp_path, batch)), {"frontend": "noss-logmel"})
+    clips = _clips_of_every_length(tmp_path)
+    want = list(LocalEngine(recipe.build(threads=2)).run(clips, file_stream))
+    decoded = list(file_stream(clips, 16000))
+    for workers, group in ((1, 16), (2, 16), (3, 4)):
+        for stream in (file_stream, lambda c, r: iter(decoded)):
+            got = list(ThreadEngine(recipe, 16000, workers, group).run(clips, stream))
+            assert [c.clip_id for c, _ in got] == [c.clip_id for c in clips]
+            for (_, a), (_, b) in zip(got, want, strict=True):
+                assert type(a) is type(b)
+                if isinstance(a, np.ndarray):
+                    np.testing.assert_array_equal(a, b)
+    assert recipe.build().batch_windows == (32 if batch is None else 0)
+
+
+def test_a_copys_failure_reaches_the_caller_and_the_run_picks_its_engine(tmp_path):
+    from noss_eval.embedder import resolve_embedder
+    from noss_eval.engines import EmbedderRecipe, LocalEngine, ThreadEngine
+    from noss_eval.errors import NossError
+    from noss_eval.runner import RunConfig, make_engine
+    from noss_eval.sources import file_stream
+
+    clips = _clips_of_every_length(tmp_path)[:12]
+    missing = EmbedderRecipe(str(tmp_path / "gone.tflite"))
+    with pytest.raises(NossError, match="gone.tflite"):
+        list(ThreadEngine(missing, 16000, 2).run(clips, file_stream))
+    spec = str(_logmel_tflite(tmp_path, None))
+    builds = []
+
+    class Counted(EmbedderRecipe):
+        def build(self, threads=None):
+            builds.append(threads)
+            return super().build(threads)
+
+    recipe = Counted(spec, {"frontend": "noss-logmel"})
+    engine = ThreadEngine(recipe, 16000, 2, clips_per_batch=2)
+    for _ in range(2):  # copies are kept for the next run (a run per task)
+        assert len(list(engine.run(clips, file_stream))) == len(clips)
+    assert 1 <= len(builds) <= 2 and set(builds) == {1}
+    model = recipe.build()
+    for threads, kind in ((2, ThreadEngine), (1, LocalEngine)):
+        config = RunConfig(embedder=spec, threads=threads)
+        engine = make_engine(config, model, recipe)
+        assert type(engine) is kind
+    assert make_engine(RunConfig(embedder=spec, threads=2), model, recipe).workers == 2
+    pinned = EmbedderRecipe(spec, {"frontend": "noss-logmel", "threads": 2})
+    assert type(make_engine(RunConfig(embedder=spec, threads=2), model, pinned)) is LocalEngine
+    dsp = resolve_embedder("dsp")
+    assert type(make_engine(RunConfig("dsp", threads=2), dsp, EmbedderRecipe("dsp"))) is LocalEngine
 
 
 def test_fits_fall_back_to_threads_when_their_matrices_cannot_be_written(
