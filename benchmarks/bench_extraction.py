@@ -24,6 +24,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -49,7 +50,7 @@ from noss_eval.threads import numeric_threads  # noqa: E402
 
 CORES = os.cpu_count() or 1
 FRONTEND = {"frontend": "noss-logmel"}
-ROUNDS = 3  # every rate is the best of 3 runs: on shared cores, the least disturbed one
+ROUNDS = 5  # every rate is the best of 5 rounds: on shared cores, the least disturbed one
 VARIANTS = {"frill": {}, "frill-nofrontend": FRONTEND}  # stand-in -> embedder options
 
 
@@ -68,9 +69,20 @@ def write_clips(root: Path, n: int, seconds: float, rate: int = 16000) -> list[C
     return clips
 
 
-def bare_invoke_rate(model: Path, clips: list[Clip], logmel: bool) -> tuple[float, int]:
-    """Windows/s of a plain interpreter loop over the clips' model inputs held in memory (audio,
-    or log-mel windows for the no-frontend model), all cores."""
+def interleaved(timers: dict[str, Callable[[], float]], rounds: int = ROUNDS) -> dict[str, float]:
+    """Each timer's best rate over `rounds` rounds, the timers taking turns within each round:
+    this machine's speed drifts by 10-20 % over seconds, so rates compared in one ratio are
+    best taken under the same conditions."""
+    best = dict.fromkeys(timers, 0.0)
+    for _ in range(rounds):
+        for name, timer in timers.items():
+            best[name] = max(best[name], timer())
+    return best
+
+
+def bare_loop(model: Path, clips: list[Clip], logmel: bool) -> tuple[Callable[[], float], int]:
+    """A timer of a plain interpreter loop over the clips' model inputs held in memory (audio,
+    or log-mel windows for the no-frontend model), all cores, and the windows it computes."""
     from ai_edge_litert.interpreter import Interpreter
 
     audio = [sf.read(str(c.path), dtype="float32")[0] for c in clips]
@@ -78,9 +90,11 @@ def bare_invoke_rate(model: Path, clips: list[Clip], logmel: bool) -> tuple[floa
     it = Interpreter(model_path=str(model), num_threads=CORES)
     index = it.get_input_details()[0]["index"]
     out = it.get_output_details()[0]["index"]
+    windows = 0
 
-    def loop() -> tuple[float, int]:
-        shape, total = None, 0
+    def loop() -> float:
+        nonlocal windows
+        shape, windows = None, 0
         start = time.perf_counter()
         for x in inputs:
             if x.shape != shape:
@@ -89,15 +103,16 @@ def bare_invoke_rate(model: Path, clips: list[Clip], logmel: bool) -> tuple[floa
                 shape = x.shape
             it.set_tensor(index, x)
             it.invoke()
-            total += len(it.get_tensor(out))
-        return total / (time.perf_counter() - start), total
+            windows += len(it.get_tensor(out))
+        return windows / (time.perf_counter() - start)
 
-    return max(loop() for _ in range(ROUNDS))
+    loop()  # allocated and warm before any clock that counts
+    return loop, windows
 
 
-def bare_batched_rate(model: Path, clips: list[Clip], size: int = 32) -> float:
-    """Windows/s of a plain interpreter loop over every clip's log-mel windows stacked in
-    memory, `size` windows per invoke: the headroom that batching windows across clips has."""
+def batched_loop(model: Path, clips: list[Clip], size: int = 32) -> Callable[[], float]:
+    """A timer of a plain interpreter loop over every clip's log-mel windows stacked in memory,
+    `size` windows per invoke: the headroom that batching windows across clips has."""
     from ai_edge_litert.interpreter import Interpreter
 
     windows = np.concatenate(
@@ -118,28 +133,34 @@ def bare_batched_rate(model: Path, clips: list[Clip], size: int = 32) -> float:
             it.invoke()
         return len(windows) / (time.perf_counter() - start)
 
-    return max(loop() for _ in range(ROUNDS))
+    return loop
 
 
-def overlap_bound(
-    model: Path, options: dict, clips: list[Clip], bare: float, windows: int
-) -> float:
-    """Best ratio any pipeline can reach on this machine: the bare loop does no decoding and no
-    frontend, so that work (measured here, one thread) must share the cores with inference."""
+def preparation(model: Path, options: dict, clips: list[Clip], windows: int) -> Callable[[], float]:
+    """A timer of the work the bare loop skips (decode, frontend, framing), one thread, as
+    windows/s: with it spread over the cores and never overlapping inference, a pipeline reaches
+    at best `bound(bare, this)` of the bare loop."""
     from noss_eval.audio import load_audio
 
     embedder = resolve_embedder(str(model), {**options, "threads": 1})
-    start = time.perf_counter()
-    for c in clips:
-        embedder.prepare(load_audio(c.path, 16000))
-    prepare = time.perf_counter() - start
-    invoke = windows / bare
-    return invoke / (invoke + prepare / CORES)
+
+    def once() -> float:
+        start = time.perf_counter()
+        for c in clips:
+            embedder.prepare(load_audio(c.path, 16000))
+        return windows / (time.perf_counter() - start)
+
+    return once
 
 
-def engine_rate(engine, embedder, clips: list[Clip], windows: int, rounds: int = ROUNDS) -> float:
-    """Windows/s of `extract` (cache included) on a fresh cache; the engine's interpreters are
-    built and allocated first, as the bare loop's is before its clock starts."""
+def bound(bare: float, prepare: float) -> float:
+    invoke, work = 1 / bare, 1 / prepare
+    return invoke / (invoke + work / CORES)
+
+
+def engine_timer(engine, embedder, clips: list[Clip], windows: int) -> Callable[[], float]:
+    """A timer of `extract` (cache included) on a fresh cache, as windows/s; the engine's
+    interpreters are built and allocated first, as the bare loop's is before its clock starts."""
     list(engine.run(clips[: 2 * 16 * CORES], file_stream))
 
     def once() -> float:
@@ -150,7 +171,7 @@ def engine_rate(engine, embedder, clips: list[Clip], windows: int, rounds: int =
             )
             return windows / (time.perf_counter() - start)
 
-    return max(once() for _ in range(rounds))
+    return once
 
 
 def rss_child(root: Path, n: int, seconds: float) -> None:
@@ -247,38 +268,40 @@ def measure(args: argparse.Namespace) -> None:
         rates = {}
         for name, options in VARIANTS.items():
             model = standin(name)
-            bare, windows = bare_invoke_rate(model, clips, logmel=bool(options))
+            bare, windows = bare_loop(model, clips, logmel=bool(options))
             embedder = resolve_embedder(str(model), options)
             recipe = EmbedderRecipe(str(model), options)
-            copies = engine_rate(ThreadEngine(recipe, 16000, CORES), embedder, clips, windows)
-            local = engine_rate(LocalEngine(embedder), embedder, clips, windows)
-            procs = engine_rate(ProcessEngine(recipe, CORES), embedder, clips, windows)
-            rates[name] = copies
-            bounds[name] = overlap_bound(model, options, clips, bare, windows)
-            print(f"| {name} | bare LiteRT invoke loop, inputs in memory | {bare:.0f} | 1.00 |")
+            timers = {
+                "bare": bare,
+                "copies": engine_timer(
+                    ThreadEngine(recipe, 16000, CORES), embedder, clips, windows
+                ),
+                "local": engine_timer(LocalEngine(embedder), embedder, clips, windows),
+                "procs": engine_timer(ProcessEngine(recipe, CORES), embedder, clips, windows),
+                "prepare": preparation(model, options, clips, windows),
+            }
             if options:
-                batched = bare_batched_rate(model, clips)
-                print(
-                    f"| {name} | bare loop, 32 windows per invoke (batching headroom) | "
-                    f"{batched:.0f} | {batched / bare:.2f} |"
-                )
-            print(
-                f"| {name} | noss-eval default: {CORES} single-threaded copies in threads | "
-                f"{copies:.0f} | **{copies / bare:.2f}** |"
-            )
-            print(
-                f"| {name} | noss-eval one interpreter on every core, decode thread | "
-                f"{local:.0f} | {local / bare:.2f} |"
-            )
-            print(
-                f"| {name} | noss-eval {CORES} worker processes | {procs:.0f} | "
-                f"{procs / bare:.2f} |"
-            )
+                timers["batched"] = batched_loop(model, clips)
+            r = interleaved(timers)
+            rates[name] = r["copies"]
+            bounds[name] = bound(r["bare"], r["prepare"])
+            rows = [("bare LiteRT invoke loop, inputs in memory", "bare")]
+            if options:
+                rows.append(("bare loop, 32 windows per invoke (batching headroom)", "batched"))
+            rows += [
+                (f"noss-eval default: {CORES} single-threaded copies in threads", "copies"),
+                ("noss-eval one interpreter on every core, decode thread", "local"),
+                (f"noss-eval {CORES} worker processes", "procs"),
+            ]
+            for label, key in rows:
+                ratio = f"{r[key] / r['bare']:.2f}"
+                ratio = f"**{ratio}**" if key == "copies" else ratio
+                print(f"| {name} | {label} | {r[key]:.0f} | {ratio} |")
         print()
-        for name, bound in bounds.items():
+        for name, cap in bounds.items():
             print(
                 f"- {name}: decoding and frontend work that the bare loop skips caps any "
-                f"pipeline at **{bound:.2f}** of it on {CORES} cores (measured)"
+                f"pipeline at **{cap:.2f}** of it on {CORES} cores (measured)"
             )
         print()
         model, options = standin("frill"), VARIANTS["frill"]
@@ -304,16 +327,12 @@ def measure(args: argparse.Namespace) -> None:
 
         from noss_eval.beam_engine import BeamEngine
 
-        beam = engine_rate(
-            BeamEngine(
-                EmbedderRecipe(str(model), options),
-                16000,
-                ("--direct_num_workers=2", "--direct_running_mode=multi_processing"),
-            ),
-            embedder,
-            clips,
-            windows,
+        beam_engine = BeamEngine(
+            EmbedderRecipe(str(model), options),
+            16000,
+            ("--direct_num_workers=2", "--direct_running_mode=multi_processing"),
         )
+        beam = max(engine_timer(beam_engine, embedder, clips, windows)() for _ in range(3))
         print("## Beam\n")
         print(
             f"Beam DirectRunner (2 worker processes) {beam:.0f} windows/s vs the default engine "

@@ -10,6 +10,7 @@ mel matrix reproduces `tf.signal.linear_to_mel_weight_matrix` (tested against it
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -87,13 +88,32 @@ def log_mel(waveform: np.ndarray, cfg: LogMelConfig = NOSS_LOGMEL) -> np.ndarray
     if x.size < cfg.frame_length:
         x = np.pad(x, (0, cfg.frame_length - x.size))
     frames = sliding_window_view(x, cfg.frame_length)[:: cfg.frame_step]
-    # Windowed straight into zero-padded FFT-length rows: `rfft(n=fft_length)` would pad them in
-    # a fresh copy of its own (same bits; 1.5-4x the FFT's time, in page faults).
-    padded = np.zeros((len(frames), cfg.fft_length), np.float32)
+    padded, magnitude, mel = _scratch(len(frames), cfg)
     np.multiply(frames, _hann(cfg.frame_length), out=padded[:, : cfg.frame_length])
-    magnitude = np.abs(scipy.fft.rfft(padded, axis=1, overwrite_x=True))
-    mel = np.maximum(magnitude @ mel_matrix(cfg), cfg.log_floor)
-    return np.log(mel + cfg.log_offset).astype(np.float32)
+    np.abs(scipy.fft.rfft(padded, axis=1), out=magnitude)
+    np.matmul(magnitude, mel_matrix(cfg), out=mel)
+    np.maximum(mel, np.float32(cfg.log_floor), out=mel)
+    return np.log(mel + np.float32(cfg.log_offset))
+
+
+_SCRATCH_FRAMES = 3000  # 30 s: longer clips get fresh arrays, shorter reuse 10 MB at most
+_scratch_space = threading.local()
+
+
+def _scratch(frames: int, cfg: LogMelConfig) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """This thread's work arrays for `frames` frames: zero-padded FFT-length rows (only their
+    first `frame_length` columns are ever written), magnitudes, mel energies. Fresh arrays of
+    this size come from the kernel page by page on some allocator paths (the main thread's
+    heap is returned to it and faulted in again): 2-3x the whole log-mel's time. `rfft(n=...)`
+    would also pad in a copy of its own. Same bits either way (tested)."""
+    shape = (cfg.fft_length, cfg.fft_length // 2 + 1, cfg.num_mel_bins)
+    if frames > _SCRATCH_FRAMES:
+        return tuple(np.zeros((frames, n), np.float32) for n in shape)  # type: ignore[return-value]
+    kept = getattr(_scratch_space, "arrays", {}).get((shape, cfg.frame_length))
+    if kept is None or len(kept[0]) < frames:
+        kept = tuple(np.zeros((max(frames, 300), n), np.float32) for n in shape)
+        _scratch_space.arrays = {(shape, cfg.frame_length): kept}
+    return kept[0][:frames], kept[1][:frames], kept[2][:frames]
 
 
 def log_mel_windows(waveform: np.ndarray, cfg: LogMelConfig = NOSS_LOGMEL) -> np.ndarray:

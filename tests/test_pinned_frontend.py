@@ -101,22 +101,40 @@ def test_log_mel_of_a_tone_and_of_silence():
     assert exact.shape == (1, 64)
 
 
-@pytest.mark.parametrize("samples", [100, 400, 401, 16000, 48000 + 37])
-def test_log_mel_is_bit_identical_to_the_direct_formula(samples):
-    """The frontend's fast path (frames windowed into zero-padded rows) must give the bits of
-    the plain formula that `LOGMEL_VERSION` v2 was computed with: cached vectors stay valid."""
+def direct_log_mel(x, cfg=NOSS_LOGMEL):
+    """The plain formula that `LOGMEL_VERSION` v2's vectors were computed with."""
     from numpy.lib.stride_tricks import sliding_window_view
     from scipy.fft import rfft
 
     from noss_eval.frontend import _hann
 
-    x = (0.3 * np.random.RandomState(samples).randn(samples)).astype(np.float32)
-    cfg = NOSS_LOGMEL
-    padded = np.pad(x, (0, max(0, cfg.frame_length - samples)))
+    padded = np.pad(x, (0, max(0, cfg.frame_length - len(x))))
     frames = sliding_window_view(padded, cfg.frame_length)[:: cfg.frame_step]
     magnitude = np.abs(rfft(frames * _hann(cfg.frame_length), n=cfg.fft_length, axis=1))
     mel = np.maximum(magnitude @ mel_matrix(cfg), cfg.log_floor)
-    np.testing.assert_array_equal(log_mel(x), np.log(mel + cfg.log_offset).astype(np.float32))
+    return np.log(mel + cfg.log_offset).astype(np.float32)
+
+
+def test_log_mel_is_bit_identical_to_the_direct_formula():
+    """The frontend's fast path (each thread's reused work arrays, frames windowed into
+    zero-padded rows) gives the direct formula's bits, so cached vectors stay valid: for every
+    length (past the reuse limit too, and shorter after longer), on other threads, and after a
+    config whose frames fill the whole FFT length (its padding columns never leak)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    rng = np.random.RandomState(0)
+    clips = [(0.3 * rng.randn(n)).astype(np.float32) for n in (100, 400, 401, 48037, 16000)]
+    clips.insert(3, (0.3 * rng.randn(160 * 3100)).astype(np.float32))  # 3,098 frames
+    full = LogMelConfig(window_s=0.032)  # 512-sample frames: no padding columns
+    assert full.frame_length == full.fft_length == NOSS_LOGMEL.fft_length
+    for x in clips:
+        np.testing.assert_array_equal(log_mel(x, full), direct_log_mel(x, full))
+        np.testing.assert_array_equal(log_mel(x), direct_log_mel(x))
+    with ThreadPoolExecutor(2) as pool:
+        for x, got in zip(clips, pool.map(log_mel, clips), strict=True):
+            np.testing.assert_array_equal(got, direct_log_mel(x))
+    first = log_mel(clips[4])
+    assert not np.shares_memory(first, log_mel(clips[4]))  # results are never work arrays
 
 
 def test_log_floor_and_offset_are_applied_in_that_order():
