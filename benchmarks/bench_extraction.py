@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import resource
 import subprocess
 import sys
 import tempfile
@@ -31,6 +30,7 @@ import numpy as np
 import soundfile as sf
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from rss import peak_rss_mib  # noqa: E402
 from standins import standin  # noqa: E402
 
 from noss_eval.cache import EmbeddingCache  # noqa: E402
@@ -181,10 +181,10 @@ def rss_child(root: Path, n: int, seconds: float) -> None:
     with tempfile.TemporaryDirectory() as folder:
         cache = EmbeddingCache(Path(folder))
         extract(embedder, "bench", clips, cache, engine=engine, progress=False)
-    print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+    print(peak_rss_mib())
 
 
-def peak_rss_kb(root: Path, n: int, seconds: float) -> int:
+def peak_rss(root: Path, n: int, seconds: float) -> float:
     out = subprocess.run(
         [
             sys.executable,
@@ -200,7 +200,7 @@ def peak_rss_kb(root: Path, n: int, seconds: float) -> int:
         text=True,
         check=True,
     )
-    return int(out.stdout.strip().splitlines()[-1])
+    return float(out.stdout.strip().splitlines()[-1])
 
 
 def warm_rerun(root: Path, clips: list[Clip]) -> tuple[float, float]:
@@ -309,12 +309,12 @@ def measure(args: argparse.Namespace) -> None:
         windows = sum(len(embedder.embed(sf.read(str(c.path), dtype="float32")[0])) for c in clips)
         local = rates["frill"]  # the default engine's
 
-        small = peak_rss_kb(root / "rss", args.clips // 4, 1.0)
-        large = peak_rss_kb(root / "rss", 10 * (args.clips // 4), 1.0)
+        small = peak_rss(root / "rss", args.clips // 4, 1.0)
+        large = peak_rss(root / "rss", 10 * (args.clips // 4), 1.0)
         print("## Memory\n")
         print(
-            f"peak RSS: {args.clips // 4} clips {small / 1024:.0f} MiB, "
-            f"{10 * (args.clips // 4)} clips {large / 1024:.0f} MiB: "
+            f"peak RSS: {args.clips // 4} clips {small:.0f} MiB, "
+            f"{10 * (args.clips // 4)} clips {large:.0f} MiB: "
             f"ratio **{large / small:.2f}** (goal <= 1.2)\n"
         )
 

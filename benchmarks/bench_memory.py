@@ -15,13 +15,15 @@ from __future__ import annotations
 
 import argparse
 import json
-import resource
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
 import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from rss import peak_rss_mib  # noqa: E402
 
 
 class Stand:
@@ -46,10 +48,7 @@ def child(n: int, dim: int, cache_dir: Path) -> dict:
         for clip in wanted:
             yield clip, np.full(160, int(clip.clip_id[1:]) / n, np.float32)
 
-    def rss_mb() -> float:
-        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-    base = rss_mb()
+    base = peak_rss_mib()
     ex = extract(
         Stand(dim),
         "bench",
@@ -59,7 +58,7 @@ def child(n: int, dim: int, cache_dir: Path) -> dict:
         progress=False,
         dim=dim,
     )
-    cold = rss_mb() - base
+    cold = peak_rss_mib() - base
     assert ex.embeddings.shape == (n, dim)
     del ex
     return {"base": base, "cold": cold}
