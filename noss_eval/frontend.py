@@ -103,16 +103,18 @@ _scratch_space = threading.local()
 def _scratch(frames: int, cfg: LogMelConfig) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """This thread's work arrays for `frames` frames: zero-padded FFT-length rows (only their
     first `frame_length` columns are ever written), magnitudes, mel energies. Fresh arrays of
-    this size come from the kernel page by page on some allocator paths (the main thread's
-    heap is returned to it and faulted in again): 2-3x the whole log-mel's time. `rfft(n=...)`
+    this size come from the kernel page by page on some allocator paths (glibc hands the main
+    thread's freed heap back and faults it in again): 2-3x the whole log-mel's time. `rfft(n=...)`
     would also pad in a copy of its own. Same bits either way (tested)."""
-    shape = (cfg.fft_length, cfg.fft_length // 2 + 1, cfg.num_mel_bins)
+    widths = (cfg.fft_length, cfg.fft_length // 2 + 1, cfg.num_mel_bins)
     if frames > _SCRATCH_FRAMES:
-        return tuple(np.zeros((frames, n), np.float32) for n in shape)  # type: ignore[return-value]
-    kept = getattr(_scratch_space, "arrays", {}).get((shape, cfg.frame_length))
+        padded, magnitude, mel = (np.zeros((frames, n), np.float32) for n in widths)
+        return padded, magnitude, mel
+    key = (widths, cfg.frame_length)
+    kept = getattr(_scratch_space, "arrays", {}).get(key)
     if kept is None or len(kept[0]) < frames:
-        kept = tuple(np.zeros((max(frames, 300), n), np.float32) for n in shape)
-        _scratch_space.arrays = {(shape, cfg.frame_length): kept}
+        kept = tuple(np.zeros((max(frames, 300), n), np.float32) for n in widths)
+        _scratch_space.arrays = {key: kept}
     return kept[0][:frames], kept[1][:frames], kept[2][:frames]
 
 
