@@ -100,23 +100,21 @@ class LocalEngine:
 
         def decoded() -> Iterator[tuple[Clip, Any]]:
             for clip, audio in stream(clips, self.embedder.sample_rate):
-                ready = prepare is None or isinstance(audio, AudioError)
-                yield clip, audio if ready else prepare(audio)
+                yield clip, audio if prepare is None or _failed(audio) else prepare(audio)
 
         if prepare is None or not getattr(self.embedder, "batch_windows", 0):
             for clip, item in prefetched(decoded(), self.depth):
-                yield clip, item if isinstance(item, AudioError) else pool(infer(item), clip)
+                yield clip, item if _failed(item) else pool(infer(item), clip)
             return
 
         def stacked() -> Iterator[tuple[list[tuple[Clip, Any]], Any]]:
             for group in _groups(decoded(), self.clips_per_batch):
-                ready = [item for _, item in group if not isinstance(item, AudioError)]
+                ready = [item for _, item in group if not _failed(item)]
                 yield group, self.embedder.stack_windows(ready) if ready else None
 
         for group, windows in prefetched(stacked(), max(1, self.depth // self.clips_per_batch)):
-            frames = iter(self.embedder.infer_stacked(windows) if windows is not None else [])
-            for clip, item in group:
-                yield clip, item if isinstance(item, AudioError) else pool(next(frames), clip)
+            frames = self.embedder.infer_stacked(windows) if windows is not None else []
+            yield from _in_place(group, frames)
 
 
 @dataclass
@@ -160,17 +158,23 @@ class ThreadEngine:
 
 def _embed_group(embedder: Embedder, group: list[tuple[Clip, Any]]) -> list[Result]:
     """Pooled vectors (or the AudioError) of one group of decoded clips, on one embedder."""
-    ok = [(clip, embedder.prepare(audio)) for clip, audio in group if not _failed(audio)]
-    if ok and getattr(embedder, "batch_windows", 0):
-        frames = embedder.infer_stacked(embedder.stack_windows([p for _, p in ok]))
+    ready = [embedder.prepare(audio) for _, audio in group if not _failed(audio)]
+    if ready and getattr(embedder, "batch_windows", 0):
+        frames = embedder.infer_stacked(embedder.stack_windows(ready))
     else:
-        frames = [embedder.infer(p) for _, p in ok]
-    vectors = iter(pool(f, clip) for (clip, _), f in zip(ok, frames, strict=True))
-    return [(clip, audio if _failed(audio) else next(vectors)) for clip, audio in group]
+        frames = [embedder.infer(p) for p in ready]
+    return _in_place(group, frames)
 
 
-def _failed(audio: Any) -> bool:
-    return isinstance(audio, AudioError)
+def _in_place(group: list[tuple[Clip, Any]], frames: Iterable[np.ndarray]) -> list[Result]:
+    """Each clip of `group` with its pooled `frames` (those of its readable clips, in order),
+    or its AudioError."""
+    readable = iter(frames)
+    return [(clip, item if _failed(item) else pool(next(readable), clip)) for clip, item in group]
+
+
+def _failed(item: Any) -> bool:
+    return isinstance(item, AudioError)
 
 
 def _groups(items: Iterator[Any], size: int) -> Iterator[list[Any]]:
@@ -202,7 +206,7 @@ class EmbedderRecipe:
 
 def embed_clip(embedder: Embedder, clip: Clip) -> Result:
     audio = decode(clip, embedder.sample_rate)
-    return clip, audio if isinstance(audio, AudioError) else pool(embedder.embed(audio), clip)
+    return clip, audio if _failed(audio) else pool(embedder.embed(audio), clip)
 
 
 _worker_embedder: Embedder | None = None

@@ -248,7 +248,8 @@ def evaluate_task(
             validation[name],
             tested[name],
             plan,
-            (predictions[name], interval),
+            predictions[name],
+            interval,
             len(ex.failed),
             protocol.name,
             identity,
@@ -336,7 +337,8 @@ def _summarise(
     validation_score: float | None,
     tested: list[Scored],
     plan: list[Round],
-    tested_on: tuple[Predictions, tuple[float, float]],
+    predictions: Predictions,
+    interval: tuple[float, float],
     failed_clips: int,
     protocol: str,
     identity: tuple[str, str, str],
@@ -347,7 +349,6 @@ def _summarise(
         if len(counts) == 1
         else ";".join(f"{label} x{n}" for label, n in counts.items())
     )
-    predictions, interval = tested_on
     metrics = {m: float(np.mean([s.metrics[m] for s in tested])) for m in tested[0].metrics}
     n_validation = [len(b.y) for r in plan for _, b in r.selection]
     name, sha, fingerprint = identity

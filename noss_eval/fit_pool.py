@@ -41,10 +41,10 @@ def fit_workers(matrices: Matrices, workers: int) -> Iterator[tuple[Matrices, Pa
     """`(matrices, parallel)`: the matrices as the workers will read them, and a joblib
     `Parallel` that yields the results in job order on `workers` threads or processes."""
     with ExitStack() as stack:
-        mapped = None
-        if use_processes(workers, sum(m.nbytes for m in matrices.values())):
+        mapped, nbytes = None, sum(m.nbytes for m in matrices.values())
+        if use_processes(workers, nbytes):
             try:
-                mapped = stack.enter_context(_mapped(matrices))
+                mapped = stack.enter_context(_mapped(matrices, nbytes))
             except OSError as exc:
                 log.warning("probe fits on threads: cannot map their matrices (%s)", exc)
         if mapped is None:
@@ -55,11 +55,10 @@ def fit_workers(matrices: Matrices, workers: int) -> Iterator[tuple[Matrices, Pa
 
 
 @contextmanager
-def _mapped(matrices: Matrices) -> Iterator[Matrices]:
-    """Read-only memory maps of `matrices`, in shared memory when it has room (else the
-    temporary folder), removed when the block ends."""
-    need = sum(m.nbytes for m in matrices.values())
-    room = SHARED_MEMORY.is_dir() and shutil.disk_usage(SHARED_MEMORY).free > 2 * need
+def _mapped(matrices: Matrices, nbytes: int) -> Iterator[Matrices]:
+    """Read-only memory maps of `matrices` (`nbytes` in all), in shared memory when it has
+    room (else the temporary folder), removed when the block ends."""
+    room = SHARED_MEMORY.is_dir() and shutil.disk_usage(SHARED_MEMORY).free > 2 * nbytes
     folder = SHARED_MEMORY if room else None
     with tempfile.TemporaryDirectory(prefix="noss-eval-fits-", dir=folder) as tmp:
         mapped = {}

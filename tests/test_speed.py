@@ -59,8 +59,8 @@ def test_parallel_fits_give_the_serial_results_bit_for_bit(protocol, folds, pool
         real = fit_pool._mapped
 
         @contextmanager
-        def recorded(matrices):
-            with real(matrices) as out:
+        def recorded(matrices, nbytes):
+            with real(matrices, nbytes) as out:
                 mapped.append([m.filename for m in out.values()])
                 yield out
 
