@@ -81,23 +81,29 @@ def interleaved(timers: dict[str, Callable[[], float]], rounds: int = ROUNDS) ->
     return best
 
 
+def bare_inputs(clips: list[Clip], logmel: bool) -> list[np.ndarray]:
+    """The clips' model inputs held in memory: audio, or log-mel windows for the no-frontend
+    model."""
+    audio = [sf.read(str(c.path), dtype="float32")[0] for c in clips]
+    return [log_mel_windows(a) if logmel else a[None, :] for a in audio]
+
+
 def bare_loop(
-    model: Path, clips: list[Clip], logmel: bool, copies: int = 1
+    model: Path, inputs: list[np.ndarray], copies: int = 1
 ) -> tuple[Callable[[], float], int]:
-    """A timer of a plain interpreter loop over the clips' model inputs held in memory (audio,
-    or log-mel windows for the no-frontend model), and the windows it computes: one interpreter
-    on all cores, or `copies` single-threaded interpreters in threads, each over its share."""
+    """A timer of a plain interpreter loop over `inputs`, and the windows it computes: one
+    interpreter on all cores, or `copies` single-threaded interpreters in threads, each over
+    its share."""
     from ai_edge_litert.interpreter import Interpreter
 
-    audio = [sf.read(str(c.path), dtype="float32")[0] for c in clips]
-    inputs = [log_mel_windows(a) if logmel else a[None, :] for a in audio]
     threads = CORES if copies == 1 else 1
     loops = [Interpreter(model_path=str(model), num_threads=threads) for _ in range(copies)]
     index = loops[0].get_input_details()[0]["index"]
     out = loops[0].get_output_details()[0]["index"]
+    windows = 0
 
     def share(it, part: list[np.ndarray]) -> int:
-        shape, windows = None, 0
+        shape, n = None, 0
         for x in part:
             if x.shape != shape:
                 it.resize_tensor_input(index, list(x.shape))
@@ -105,28 +111,29 @@ def bare_loop(
                 shape = x.shape
             it.set_tensor(index, x)
             it.invoke()
-            windows += len(it.get_tensor(out))
-        return windows
+            n += len(it.get_tensor(out))
+        return n
 
     def loop() -> float:
+        nonlocal windows
         start = time.perf_counter()
-        with ThreadPoolExecutor(copies) as pool:
-            done = pool.map(share, loops, [inputs[i::copies] for i in range(copies)])
-            windows = sum(done)
+        if copies == 1:
+            windows = share(loops[0], inputs)
+        else:
+            with ThreadPoolExecutor(copies) as pool:
+                windows = sum(pool.map(share, loops, [inputs[i::copies] for i in range(copies)]))
         return windows / (time.perf_counter() - start)
 
     loop()  # allocated and warm before any clock that counts
-    return loop, sum(share(loops[0], [x]) for x in inputs)
+    return loop, windows
 
 
-def batched_loop(model: Path, clips: list[Clip], size: int = 32) -> Callable[[], float]:
-    """A timer of a plain interpreter loop over every clip's log-mel windows stacked in memory,
-    `size` windows per invoke: the headroom that batching windows across clips has."""
+def batched_loop(model: Path, inputs: list[np.ndarray], size: int = 32) -> Callable[[], float]:
+    """A timer of a plain interpreter loop over every clip's log-mel windows (`inputs`) stacked
+    in memory, `size` windows per invoke: the headroom that batching windows across clips has."""
     from ai_edge_litert.interpreter import Interpreter
 
-    windows = np.concatenate(
-        [log_mel_windows(sf.read(str(c.path), dtype="float32")[0]) for c in clips]
-    )
+    windows = np.concatenate(inputs)
     windows = np.concatenate(
         [windows, np.zeros((-len(windows) % size, *windows.shape[1:]), np.float32)]
     )
@@ -276,12 +283,13 @@ def measure(args: argparse.Namespace) -> None:
         bounds, rates, of_best = {}, {}, {}
         for name, options in VARIANTS.items():
             model = standin(name)
-            bare, windows = bare_loop(model, clips, logmel=bool(options))
+            inputs = bare_inputs(clips, logmel=bool(options))
+            bare, windows = bare_loop(model, inputs)
             embedder = resolve_embedder(str(model), options)
             recipe = EmbedderRecipe(str(model), options)
             timers = {
                 "bare": bare,
-                "bare_copies": bare_loop(model, clips, bool(options), CORES)[0],
+                "bare_copies": bare_loop(model, inputs, CORES)[0],
                 "copies": engine_timer(
                     ThreadEngine(recipe, 16000, CORES), embedder, clips, windows
                 ),
@@ -290,7 +298,7 @@ def measure(args: argparse.Namespace) -> None:
                 "prepare": preparation(model, options, clips, windows),
             }
             if options:
-                timers["batched"] = batched_loop(model, clips)
+                timers["batched"] = batched_loop(model, inputs)
             r = interleaved(timers)
             rates[name] = r["copies"]
             bounds[name] = bound(r["bare"], r["prepare"])
