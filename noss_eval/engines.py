@@ -140,6 +140,11 @@ class ThreadEngine:
                     yield from pending.popleft().result()
             while pending:
                 yield from pending.popleft().result()
+        except GeneratorExit:
+            raise
+        except BaseException:  # Ctrl-C or a failure: the groups handed to a copy still count
+            yield from _finished(pending)
+            raise
         finally:
             executor.shutdown(wait=False, cancel_futures=True)
 
@@ -154,6 +159,13 @@ class ThreadEngine:
             return _embed_group(embedder, group)
         finally:
             self._idle.put(embedder)
+
+
+def _finished(pending: deque[Future]) -> Iterator[Result]:
+    """The results of the groups that a copy has started or finished, once they finish; the
+    groups no copy has started are dropped."""
+    started = [f for f in pending if not f.cancel()]
+    yield from (r for f in started if f.exception() is None for r in f.result())
 
 
 def _embed_group(embedder: Embedder, group: list[tuple[Clip, Any]]) -> list[Result]:

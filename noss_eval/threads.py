@@ -6,7 +6,7 @@ threads, the decode stage and the probe workers.
   oversubscribe the cores: on 2 cores a cross-validated probe stage ran 12x slower with
   OpenBLAS' default pool, with identical results.
 - Extraction: a model file (TFLite, ONNX: embedders with `prepare`) runs one single-threaded
-  copy per core, each preparing its own clips (`ThreadEngine`): 1.1-1.5x one interpreter on
+  copy per core, each preparing its own clips (`ThreadEngine`): 1.1-1.6x one interpreter on
   every core with a decode thread beside it, whose threads wait for each other at every op.
   Other embedders get every core, with decoding on a thread (`LocalEngine`).
 - Probes: one worker per core, each fit single-threaded (extraction is over by then): threads,

@@ -218,6 +218,55 @@ def test_single_threaded_copies_give_the_one_interpreters_vectors_bit_for_bit(tm
     assert recipe.build().batch_windows == (32 if batch is None else 0)
 
 
+def test_an_interrupt_keeps_the_vectors_of_every_group_a_copy_started(tmp_path):
+    """Ctrl-C once `ThreadEngine`'s copies have embedded four groups none of which has reached
+    the caller yet (it collects 2 x copies + 1 groups ahead): those vectors reach the cache,
+    and the resumed run computes only the rest, giving an uninterrupted run's vectors."""
+    import time
+
+    from noss_eval.cache import EmbeddingCache
+    from noss_eval.engines import EmbedderRecipe, ThreadEngine
+    from noss_eval.extract import extract
+    from noss_eval.sources import file_stream
+
+    embedded = []
+
+    class Observed(EmbedderRecipe):  # counts the groups its copies have embedded
+        def build(self, threads=None):
+            embedder = super().build(threads)
+            infer = embedder.infer_stacked
+            embedder.infer_stacked = lambda windows: (infer(windows), embedded.append(1))[0]
+            return embedder
+
+    recipe = Observed(str(_logmel_tflite(tmp_path, None)), {"frontend": "noss-logmel"})
+    clips = _clips_of_every_length(tmp_path)
+
+    def interrupted(wanted, rate):
+        for i, item in enumerate(file_stream(wanted, rate)):
+            if i == 18:  # four groups of 4 handed to the copies
+                deadline = time.monotonic() + 120
+                while len(embedded) < 4 and time.monotonic() < deadline:
+                    time.sleep(0.01)
+                raise KeyboardInterrupt
+            yield item
+
+    def run(cache, stream=file_stream):
+        engine = ThreadEngine(recipe, 16000, 2, clips_per_batch=4)
+        return extract(recipe.build(), "t", clips, cache, engine=engine, stream=stream,
+                       progress=False)  # fmt: skip
+
+    cache = EmbeddingCache(tmp_path / "cache")
+    with pytest.raises(KeyboardInterrupt):
+        run(cache, interrupted)
+    assert len(embedded) == 4
+    readable = [c for c in clips if c.clip_id != "bad"]
+    resumed = run(cache)
+    assert resumed.cache_hits == sum(c.clip_id != "bad" for c in clips[:16])
+    assert resumed.computed == len(readable) - resumed.cache_hits
+    whole = run(EmbeddingCache(tmp_path / "whole"))
+    np.testing.assert_array_equal(resumed.embeddings, whole.embeddings)
+
+
 def test_a_copys_failure_reaches_the_caller_and_the_run_picks_its_engine(tmp_path):
     from noss_eval.embedder import resolve_embedder
     from noss_eval.engines import EmbedderRecipe, LocalEngine, ThreadEngine

@@ -48,6 +48,21 @@ class DistillConfig:
     progress: bool = True
 
 
+@dataclass(frozen=True)
+class _Exports:
+    """What every export of one run shares: its inputs and the held-out checks."""
+
+    config: DistillConfig
+    grid: grid_mod.Grid
+    files: list[Path]
+    held_files: np.ndarray  # [n_files] bool
+    train_x: np.ndarray  # the training windows (int8 calibration)
+    check_audio: list[np.ndarray]  # held-out files where TFLite meets Keras and teacher
+    check_targets: np.ndarray
+    teacher_fp: str
+    dim: int
+
+
 def resolve_grid(spec: str | Path) -> Path:
     """A grid file, or the name of a shipped one (`tiny-grid`, `frill-grid`)."""
     path = Path(spec).expanduser()
@@ -156,29 +171,18 @@ def distill(config: DistillConfig) -> list[dict[str, str]]:
     )
     archs = list(dict.fromkeys(s.arch for s in todo))
     meter = Meter(len(archs) * grid.training.epochs, "distill", "epoch", config.progress, 1e9)
-    check_audio = [load_audio(files[i], win.RATE) for i in np.flatnonzero(held_files)]
-    check_audio = check_audio[:AGREEMENT_FILES]
-    check_targets = _targets_of(windows, np.flatnonzero(held_files)[:AGREEMENT_FILES])
+    checked = np.flatnonzero(held_files)[:AGREEMENT_FILES]
+    exports = _Exports(
+        config, grid, files, held_files, data[0],
+        [load_audio(files[i], win.RATE) for i in checked], _targets_of(windows, checked),
+        teacher_fp, dim,
+    )  # fmt: skip
     try:
         for arch in archs:
             workdir = config.out / "trained" / arch.name
             model, result = train_student(arch, data, grid.training, grid.seed, workdir, meter)
             for student in (s for s in todo if s.arch == arch):
-                row = _export(
-                    student,
-                    model,
-                    result,
-                    data[0],
-                    files,
-                    held_files,
-                    check_audio,
-                    check_targets,
-                    teacher,
-                    teacher_fp,
-                    dim,
-                    grid,
-                    config,
-                )
+                row = _export(student, model, result, exports)
                 man.upsert(manifest_path, row)
                 log.info(
                     "%s: held-out R2 %.3f (TFLite %.3f), %d params, %.2f MB -> %s",
@@ -213,29 +217,16 @@ def _targets_of(windows: win.Windows, file_ids: np.ndarray) -> np.ndarray:
     return np.concatenate([windows.targets[windows.file_index == i] for i in file_ids])
 
 
-def _export(
-    student,
-    model,
-    result,
-    train_x,
-    files,
-    held_files,
-    check_audio,
-    check_targets,
-    teacher,
-    teacher_fp,
-    dim,
-    grid,
-    config,
-) -> man.ManifestRow:
+def _export(student: grid_mod.Student, model, result, run: _Exports) -> man.ManifestRow:
+    config, grid, dim, check_audio = run.config, run.grid, run.dim, run.check_audio
     rep: list[np.ndarray] = []
     if student.quantize == "int8":
         train_audio = []
         if student.frontend:
-            ids = np.flatnonzero(~held_files)[: export.CALIBRATION_FILES]
-            train_audio = [load_audio(files[i], win.RATE) for i in ids]
+            ids = np.flatnonzero(~run.held_files)[: export.CALIBRATION_FILES]
+            train_audio = [load_audio(run.files[i], win.RATE) for i in ids]
         rep = export.representative_set(
-            train_x, train_audio, student.frontend, grid.seed, CALIBRATION
+            run.train_x, train_audio, student.frontend, grid.seed, CALIBRATION
         )
     embedding = export.embedding_model(model)
     blob = export.to_tflite(embedding, student.quantize, student.frontend, rep)
@@ -257,7 +248,7 @@ def _export(
         heldout_mse=round(result.heldout_mse, 6),
         heldout_r2=round(result.heldout_r2, 4),
         tflite_r2=(
-            round(r2_score(check_targets, lite_out), 4)
+            round(r2_score(run.check_targets, lite_out), 4)
             if lite_out.shape[1] == dim and not student.arch.bottleneck
             else float("nan")  # a bottleneck student's TFLite gives the bottleneck
         ),
@@ -268,12 +259,12 @@ def _export(
         train_seconds=result.train_seconds,
         train_windows=result.train_windows,
         heldout_windows=result.heldout_windows,
-        heldout_files=int(held_files.sum()),
+        heldout_files=int(run.held_files.sum()),
         tflite_path=str(path.relative_to(config.out)),
         tflite_sha256=sha256_file(path),
         embedder_options=options,
         teacher=config.teacher,
-        teacher_fingerprint=teacher_fp,
+        teacher_fingerprint=run.teacher_fp,
         teacher_dim=dim,
         grid=str(config.grid),
         created=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
