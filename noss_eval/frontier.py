@@ -8,7 +8,7 @@ Pareto frontier when no other model is at least as fast and at least as good, an
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -24,6 +24,16 @@ class Point:
     latency_ms: float
     quality: float  # mean delta vs reference, headline points (UAR for mask, else accuracy)
     on_frontier: bool = False
+
+
+@dataclass(frozen=True)
+class Frontier:
+    """The plottable models of one probe and protocol, against one reference."""
+
+    points: list[Point]
+    tasks: list[str]  # the tasks every point's delta is averaged over
+    skipped: list[str]  # the models left out, and why
+    reference: str
 
 
 def timed_deltas(rows: list[dict[str, str]], probe: str, protocol: str) -> list[dict[str, str]]:
@@ -61,9 +71,8 @@ def one_reference(
 
 def collect(
     rows: list[dict[str, str]], probe: str, protocol: str, reference: str | None = None
-) -> tuple[list[Point], list[str], list[str]]:
-    """Points (frontier not yet marked), the common tasks, and the models left out (and why);
-    deltas against `one_reference`."""
+) -> Frontier:
+    """The points (frontier not yet marked), deltas against `one_reference`."""
     against = one_reference(rows, probe, protocol, reference)
     deltas: dict[tuple[str, str, str], dict[str, float]] = defaultdict(dict)
     latency: dict[str, float] = {}
@@ -98,7 +107,7 @@ def collect(
         )
         for (name, sha, fp), d in models.items()
     ]
-    return points, common, skipped
+    return Frontier(points, common, skipped, against)
 
 
 def mark_frontier(points: list[Point]) -> list[Point]:
@@ -115,10 +124,10 @@ def mark_frontier(points: list[Point]) -> list[Point]:
 
 def frontier_points(
     rows: list[dict[str, str]], probe: str, protocol: str, reference: str | None = None
-) -> tuple[list[Point], list[str], list[str]]:
+) -> Frontier:
     """`collect`, with each point's place on the Pareto frontier marked."""
-    points, tasks, skipped = collect(rows, probe, protocol, reference)
-    return mark_frontier(points), tasks, skipped
+    found = collect(rows, probe, protocol, reference)
+    return replace(found, points=mark_frontier(found.points))
 
 
 def draw(points: list[Point], tasks: list[str], title: str, reference: str = "TRILL"):
@@ -196,8 +205,8 @@ def frontier(
     if not leaderboard.is_file():
         raise NossError(f"frontier: no such file: {leaderboard}")
     rows = read_leaderboard(leaderboard)
-    against = one_reference(rows, probe, protocol, reference)
-    points, tasks, skipped = frontier_points(rows, probe, protocol, against)
+    found = frontier_points(rows, probe, protocol, reference)
+    points, tasks, against = found.points, found.tasks, found.reference
     out.parent.mkdir(parents=True, exist_ok=True)
     title = f"quality vs latency ({probe} probe, {protocol} protocol)"
     draw(points, tasks, title, against).savefig(out)
@@ -208,7 +217,7 @@ def frontier(
         if p.on_frontier
     ]
     lines += [f"dominated: {p.embedder}" for p in points if not p.on_frontier]
-    lines += [f"skipped {s}" for s in skipped]
+    lines += [f"skipped {s}" for s in found.skipped]
     lines.append(
         f"deltas vs {against}, averaged over {len(tasks)} common tasks: {', '.join(tasks)}; "
         f"plot: {out}"

@@ -380,30 +380,33 @@ def _frontier(rows, probe, protocols) -> tuple[list[Chart] | None, list[str]]:
             - {r["embedder"] for r in mine if r.get("reference") == reference}
         )
         try:
-            points, tasks, skipped = frontier_points(rows, probe, protocol, reference or None)
+            found = frontier_points(rows, probe, protocol, reference or None)
         except NossError as exc:
             notes.append(f"{protocol} protocol: {str(exc).removeprefix('frontier: ')}")
             continue
         alt = "; ".join(
             f"{p.embedder}: {p.latency_ms:.2f} ms, {p.quality:+.2f} points"
             + ("" if p.on_frontier else " (dominated)")
-            for p in sorted(points, key=lambda p: p.latency_ms)
+            for p in sorted(found.points, key=lambda p: p.latency_ms)
         )
         charts.append(
             Chart(
                 id=f"frontier-{n}",
-                title=f"{protocol} protocol: average delta vs {reference} over {', '.join(tasks)}",
+                title=(
+                    f"{protocol} protocol: average delta vs {reference} over "
+                    f"{', '.join(found.tasks)}"
+                ),
                 alt=f"Quality vs latency, {protocol} protocol: {alt}",
                 svg=frontier_chart(
-                    points,
-                    tasks,
+                    found.points,
+                    found.tasks,
                     f"quality vs latency ({probe} probe, {protocol} protocol)",
                     reference,
                     f"f{n}",
                 ),
             )
         )
-        notes += [f"{protocol} protocol: skipped {s}" for s in skipped]
+        notes += [f"{protocol} protocol: skipped {s}" for s in found.skipped]
         notes += [f"{protocol} protocol: not plotted {e}: no delta vs {reference}" for e in other]
     return charts, notes
 

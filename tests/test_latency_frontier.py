@@ -146,16 +146,17 @@ def test_frontier_never_averages_deltas_against_different_references():
             row("a", "t1", "yamnet", 10.0), row("b", "t2", "yamnet", 20.0)]  # fmt: skip
     with pytest.raises(NossError, match="trill, yamnet are not on one scale: choose one with"):
         collect(rows, "best", "noss-eval")
-    points, tasks, _ = collect(rows, "best", "noss-eval", "trill")
+    found = collect(rows, "best", "noss-eval", "trill")
+    points = found.points
     assert {p.embedder: p.quality for p in points} == {"a": -2.0, "b": 3.0}
-    assert tasks == ["t1", "t2"]
+    assert (found.tasks, found.reference) == (["t1", "t2"], "trill")
     with pytest.raises(NossError, match="'trill-v3'.*the board has: trill, yamnet"):
         collect(rows, "best", "noss-eval", "trill-v3")
     alone = [r for r in rows if r["reference"] == "trill"]
-    assert collect(alone, "best", "noss-eval")[0] == points  # the only reference: no option
+    assert collect(alone, "best", "noss-eval") == found  # the only reference: no option
     # the reference's own rows (deltas against a published score, no latency) are not plotted
     untimed = {**row("trill", "t1", "trill-published", -0.5), "latency_ms": ""}
-    assert collect([*alone, untimed], "best", "noss-eval")[0] == points
+    assert collect([*alone, untimed], "best", "noss-eval").points == points
 
 
 def test_report_frontier_takes_its_reference_from_the_plottable_rows():
