@@ -143,8 +143,7 @@ def probe_stage(sizes: list[tuple[int, int, int]]) -> None:
     print("| clips | classes | dims | before s | threads s | now s | speed-up | same results |")
     print("|---|---|---|---|---|---|---|---|")
     warm = synthetic_task(1500, 3, 512)  # big enough for worker processes
-    for _ in range(2):
-        evaluate_task(*warm, 0, workers=CORES)
+    evaluate_task(*warm, 0, workers=CORES)
     with code_at(FILED) as old:
         for n, k, d in sizes:
             data = probe_task.arrays(n, k, d)

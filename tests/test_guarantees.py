@@ -10,13 +10,12 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import pytest
 import soundfile as sf
-from testlib import yamnet_args
+from testlib import interrupted_after, yamnet_args
 
 from noss_eval import synthetic
 from noss_eval.cache import EmbeddingCache
@@ -144,16 +143,6 @@ def test_results_not_saved_still_prints_the_table(tmp_path, data, capsys, monkey
 def crema(tmp_path):
     synthetic.write_crema_d(tmp_path / "crema_d")
     return BUILTIN_TASKS["crema_d"].read(tmp_path / "crema_d")
-
-
-def interrupted_after(k: int):
-    def stream(clips, rate) -> Iterator:
-        for i, item in enumerate(file_stream(clips, rate)):
-            if i == k:
-                raise KeyboardInterrupt
-            yield item
-
-    return stream
 
 
 def test_interrupt_saves_every_computed_vector(tmp_path, caplog):

@@ -222,7 +222,7 @@ def test_an_interrupt_keeps_the_vectors_of_every_group_a_copy_started(tmp_path):
     """Ctrl-C once `ThreadEngine`'s copies have embedded four groups none of which has reached
     the caller yet (it collects 2 x copies + 1 groups ahead): those vectors reach the cache,
     and the resumed run computes only the rest, giving an uninterrupted run's vectors."""
-    import time
+    from testlib import interrupted_after
 
     from noss_eval.cache import EmbeddingCache
     from noss_eval.engines import EmbedderRecipe, ThreadEngine
@@ -241,14 +241,8 @@ def test_an_interrupt_keeps_the_vectors_of_every_group_a_copy_started(tmp_path):
     recipe = Observed(str(_logmel_tflite(tmp_path, None)), {"frontend": "noss-logmel"})
     clips = _clips_of_every_length(tmp_path)
 
-    def interrupted(wanted, rate):
-        for i, item in enumerate(file_stream(wanted, rate)):
-            if i == 18:  # four groups of 4 handed to the copies
-                deadline = time.monotonic() + 120
-                while len(embedded) < 4 and time.monotonic() < deadline:
-                    time.sleep(0.01)
-                raise KeyboardInterrupt
-            yield item
+    # item 18: four groups of 4 handed to the copies; raised once they have embedded them
+    interrupted = interrupted_after(18, until=lambda: len(embedded) >= 4)
 
     def run(cache, stream=file_stream):
         engine = ThreadEngine(recipe, 16000, 2, clips_per_batch=4)

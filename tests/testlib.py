@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -14,6 +16,23 @@ SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 YAMNET = SHARED / "models" / "yamnet" / "yamnet.tflite"
 YAMNET_EMBEDDING = "yamnet_frames/global_average_pooling2d/Mean"
 MICRO_SPEECH = SHARED / "data" / "tflite-micro" / "micro_speech_quantized.tflite"
+
+
+def interrupted_after(k: int, until: Callable[[], bool] = lambda: True, timeout: float = 120.0):
+    """A file stream that raises KeyboardInterrupt (Ctrl-C) in place of its item `k`, once
+    `until()` holds or `timeout` seconds have passed."""
+    from noss_eval.sources import file_stream
+
+    def stream(clips, rate):
+        for i, item in enumerate(file_stream(clips, rate)):
+            if i == k:
+                deadline = time.monotonic() + timeout
+                while not until() and time.monotonic() < deadline:
+                    time.sleep(0.01)
+                raise KeyboardInterrupt
+            yield item
+
+    return stream
 
 
 def yamnet_args() -> list[str]:
