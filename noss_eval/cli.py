@@ -621,7 +621,7 @@ def embedder_specs(args: argparse.Namespace) -> list[tuple[str, dict]]:
 def run_eval(args: argparse.Namespace) -> int:
     from noss_eval.custom_task import load_task_file
     from noss_eval.runner import run
-    from noss_eval.sources import shared_decoding
+    from noss_eval.sources import DecodedMemo
     from noss_eval.table import format_table
     from noss_eval.tasks import BUILTIN_TASKS
 
@@ -642,13 +642,15 @@ def run_eval(args: argparse.Namespace) -> int:
     base = _config(args, embedders[0][0], args.data_dir)
     if len(embedders) > 1:
         _check_all(embedders[1:])
-    with shared_decoding(enabled=len(embedders) > 1):
-        for spec, options in embedders:
-            config = replace(base, embedder=spec, embedder_options=options)
-            rows = run(config, {**BUILTIN_TASKS, **custom})
-            if len(embedders) > 1:
-                print(f"== {spec}")
-            print(format_table(rows))
+    decoded = DecodedMemo() if len(embedders) > 1 else None  # shared by the embedders' runs
+    for spec, options in embedders:
+        config = replace(base, embedder=spec, embedder_options=options)
+        rows = run(config, {**BUILTIN_TASKS, **custom}, decoded)
+        if len(embedders) > 1:
+            print(f"== {spec}")
+        print(format_table(rows))
+    if decoded is not None and decoded.hits:
+        log.info("decoded audio shared between embedders: %d decodes saved", decoded.hits)
     if args.leaderboard:
         print(f"leaderboard: {args.leaderboard}")
     _write_report(args)

@@ -24,7 +24,7 @@ from noss_eval.probe_cache import ProbeResultCache, results_key
 from noss_eval.probes import PROTOCOLS
 from noss_eval.references import compare_measured, compare_published, published_reference
 from noss_eval.results import ProbeResult, RunStamp
-from noss_eval.sources import Dataset, open_dataset
+from noss_eval.sources import Dataset, DecodedMemo, open_dataset
 from noss_eval.task import Clip, Task
 from noss_eval.tasks import BUILTIN_TASKS
 from noss_eval.threads import ThreadBudget, numeric_threads, usable_cores
@@ -201,15 +201,22 @@ def score_task(
     ]
 
 
-def run(config: RunConfig, registry: Mapping[str, Task] = BUILTIN_TASKS) -> list[dict[str, Any]]:
-    """Evaluate `config.embedder` (and the reference, if any) on every selected task present."""
+def run(
+    config: RunConfig,
+    registry: Mapping[str, Task] = BUILTIN_TASKS,
+    decoded: DecodedMemo | None = None,
+) -> list[dict[str, Any]]:
+    """Evaluate `config.embedder` (and the reference, if any) on every selected task present;
+    with `decoded` (one memo for several runs in this process), audio files are decoded once."""
     if config.threads is not None and config.threads < 1:
         raise NossError(f"--threads: must be at least 1, got {config.threads}")
     with numeric_threads(config.budget.blas):
-        return _run(config, registry)
+        return _run(config, registry, decoded)
 
 
-def _run(config: RunConfig, registry: Mapping[str, Task]) -> list[dict[str, Any]]:
+def _run(
+    config: RunConfig, registry: Mapping[str, Task], decoded: DecodedMemo | None
+) -> list[dict[str, Any]]:
     if config.protocol not in PROTOCOLS:
         raise NossError(f"--protocol: '{config.protocol}' is not one of {', '.join(PROTOCOLS)}")
     tasks = select_tasks(config.tasks, registry)
@@ -224,7 +231,8 @@ def _run(config: RunConfig, registry: Mapping[str, Task]) -> list[dict[str, Any]
     datasets = [
         d
         for d in (
-            open_dataset(t, config.source, config.data_dir, config.tfds_data_dir) for t in tasks
+            open_dataset(t, config.source, config.data_dir, config.tfds_data_dir, decoded)
+            for t in tasks
         )
         if d is not None
     ]

@@ -7,7 +7,6 @@ import hashlib
 import logging
 from collections import OrderedDict
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -57,11 +56,11 @@ class Dataset:
         return digest.hexdigest()[:16]
 
 
-class _DecodedMemo:
+class DecodedMemo:
     """Decoded waveforms kept for the next embedder of a multi-embedder run (in this process),
     keyed by file, size, mtime, segment and rate; at most `budget` bytes, oldest dropped."""
 
-    def __init__(self, budget: int) -> None:
+    def __init__(self, budget: int = 1 << 30) -> None:
         self.budget, self.used = budget, 0
         self.items: OrderedDict[tuple, np.ndarray] = OrderedDict()
         self.hits = 0
@@ -80,59 +79,53 @@ class _DecodedMemo:
             self.used -= self.items.popitem(last=False)[1].nbytes
 
 
-_memo: _DecodedMemo | None = None
-
-
-@contextmanager
-def shared_decoding(enabled: bool = True, budget: int = 1 << 30) -> Iterator[None]:
-    """Within the block, files decoded in this process (the local engine) are decoded once for
-    every embedder of the same sample rate. Worker processes and Beam decode on their own."""
-    global _memo
-    if not enabled:
-        yield
-        return
-    _memo = _DecodedMemo(budget)
-    try:
-        yield
-    finally:
-        if _memo.hits:
-            log.info("decoded audio shared between embedders: %d decodes saved", _memo.hits)
-        _memo = None
-
-
 def decode(clip: Clip, rate: int) -> Decoded:
     """The clip's waveform at `rate`, or the AudioError that says why it cannot be read."""
-    key = None
-    if _memo is not None:
-        try:
-            st = clip.path.stat()
-            key = (str(clip.path), st.st_size, st.st_mtime_ns, clip.start, clip.duration, rate)
-        except OSError:
-            key = None
-        found = _memo.get(key) if key else None
-        if found is not None:
-            return found
     try:
-        waveform = load_audio(clip.path, rate, clip.start, clip.duration)
+        return load_audio(clip.path, rate, clip.start, clip.duration)
     except AudioError as exc:
         return exc
-    if _memo is not None and key:
-        _memo.put(key, waveform)
-    return waveform
 
 
-def file_stream(clips: Sequence[Clip], rate: int) -> Iterator[tuple[Clip, Decoded]]:
-    for clip in clips:
-        yield clip, decode(clip, rate)
+@dataclass(frozen=True)
+class FileStream:
+    """An `AudioStream` of audio files decoded in this process. With a `memo`, a file decoded
+    for one embedder is not decoded again for the next at the same rate (engines that read the
+    files in worker processes or on Beam decode on their own)."""
+
+    memo: DecodedMemo | None = None
+
+    def __call__(self, clips: Sequence[Clip], rate: int) -> Iterator[tuple[Clip, Decoded]]:
+        for clip in clips:
+            yield clip, self.decode(clip, rate)
+
+    def decode(self, clip: Clip, rate: int) -> Decoded:
+        if self.memo is None:
+            return decode(clip, rate)
+        try:
+            st = clip.path.stat()
+        except OSError:
+            return decode(clip, rate)
+        key = (str(clip.path), st.st_size, st.st_mtime_ns, clip.start, clip.duration, rate)
+        found = self.memo.get(key)
+        if found is not None:
+            return found
+        waveform = decode(clip, rate)
+        if not isinstance(waveform, AudioError):
+            self.memo.put(key, waveform)
+        return waveform
+
+
+file_stream = FileStream()
 
 
 def require_file_stream(stream: AudioStream, option: str) -> None:
     """Engines that read files in other processes cannot take a TFDS stream."""
-    if stream is not file_stream:
+    if not isinstance(stream, FileStream):
         raise NossError(f"{option} reads audio files itself; use it with --source layout")
 
 
-def open_layout(task: Task, data_dir: Path) -> Dataset | None:
+def open_layout(task: Task, data_dir: Path, stream: FileStream = file_stream) -> Dataset | None:
     """The task read from `data_dir/<dataset_dir>`, or None (logged) when that folder is absent."""
     root = task.root or data_dir / task.dataset_dir
     if not root.is_dir():
@@ -140,7 +133,7 @@ def open_layout(task: Task, data_dir: Path) -> Dataset | None:
         return None
     clips = task.read(root)
     validate_clips(task, clips)
-    return Dataset(task, clips, file_stream, "layout", task.cache_namespace)
+    return Dataset(task, clips, stream, "layout", task.cache_namespace)
 
 
 def open_tfds(task: Task, tfds_data_dir: Path) -> Dataset | None:
@@ -196,12 +189,17 @@ def _tfds_waveform(audio: np.ndarray, source_rate: int, rate: int, clip: Clip) -
 
 
 def open_dataset(
-    task: Task, source: str, data_dir: Path | None, tfds_data_dir: Path | None
+    task: Task,
+    source: str,
+    data_dir: Path | None,
+    tfds_data_dir: Path | None,
+    decoded: DecodedMemo | None = None,
 ) -> Dataset | None:
+    """The task's `Dataset`; with `decoded`, layout audio is decoded through that memo."""
     if source == "layout":
         if data_dir is None and task.root is None:
             raise NossError("--data-dir is required with --source layout")
-        return open_layout(task, data_dir)
+        return open_layout(task, data_dir, FileStream(decoded))
     if source == "tfds":
         if tfds_data_dir is None:
             raise NossError("--tfds-data-dir is required with --source tfds")

@@ -1,6 +1,7 @@
 """The command line as a user meets it: help, demo, errors, exit codes, cache re-use."""
 
 import csv
+import re
 import subprocess
 import sys
 
@@ -68,6 +69,34 @@ def test_second_run_hits_the_cache(tmp_path, data, caplog):
     caplog.clear()
     assert main(args) == 0
     assert "cache hits 144, computed 0" in caplog.text
+
+
+def test_several_embedders_in_one_run_score_as_each_alone(tmp_path, data, dynamic_tflite, caplog):
+    """`--embedder A --embedder B` decodes each file once for both (same rate) and gives every
+    row the scores of A's and B's runs on their own (each computing its vectors afresh)."""
+
+    def scores(board):
+        rows = csv.DictReader(board.open())
+        return {(r["embedder"], r["task"], r["probe"]): r["headline_score"] for r in rows}
+
+    both, specs = tmp_path / "both.csv", ["dsp", str(dynamic_tflite)]
+    common = ["--data-dir", str(data), "--tasks", "crema_d", "--no-progress"]
+    args = [x for spec in specs for x in ("--embedder", spec)]
+    assert (
+        main([*args, *common, "--cache-dir", str(tmp_path / "c"), "--leaderboard", str(both)]) == 0
+    )
+    saved = re.search(r"(\d+) decodes saved", caplog.text)
+    assert saved and int(saved[1]) >= 144  # every clip for the second embedder (and the checks)
+    alone = {}
+    for i, spec in enumerate(specs):
+        board = tmp_path / f"alone{i}.csv"
+        cache = str(tmp_path / f"c{i}")
+        assert (
+            main(["--embedder", spec, *common, "--cache-dir", cache, "--leaderboard", str(board)])
+            == 0
+        )
+        alone |= scores(board)
+    assert scores(both) == alone and len({k[0] for k in alone}) == 2
 
 
 @pytest.mark.parametrize(

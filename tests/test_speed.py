@@ -218,6 +218,36 @@ def test_single_threaded_copies_give_the_one_interpreters_vectors_bit_for_bit(tm
     assert recipe.build().batch_windows == (32 if batch is None else 0)
 
 
+def test_a_decoded_memo_decodes_each_file_once_and_never_serves_a_stale_one(tmp_path):
+    """`FileStream` with a memo gives `file_stream`'s waveforms; a second pass at the same rate
+    is served from memory (the same arrays), another rate is decoded anew, a rewritten file is
+    read again, an unreadable one is not remembered, and the byte budget drops the oldest."""
+    import soundfile as sf
+
+    from noss_eval.sources import DecodedMemo, FileStream, file_stream
+
+    clips = _clips_of_every_length(tmp_path)[:10]
+    readable = [c for c in clips if c.clip_id != "bad"]
+    memo = DecodedMemo()
+    first = list(FileStream(memo)(clips, 16000))
+    for (_, a), (_, b) in zip(first, file_stream(clips, 16000), strict=True):
+        assert type(a) is type(b) and (isinstance(a, Exception) or np.array_equal(a, b))
+    again = list(FileStream(memo)(clips, 16000))
+    assert memo.hits == len(readable) and isinstance(dict(again)[clips[9]], Exception)
+    assert all(
+        a is b for (_, a), (_, b) in zip(first, again, strict=True) if isinstance(a, np.ndarray)
+    )
+    assert dict(FileStream(memo)(readable[:1], 8000))[readable[0]].size < first[0][1].size
+    sf.write(readable[0].path, np.zeros(800), 16000, subtype="PCM_16")  # rewritten in place
+    assert dict(FileStream(memo)(readable[:1], 16000))[readable[0]].size == 800
+    small = DecodedMemo(budget=first[1][1].nbytes + first[2][1].nbytes)
+    list(FileStream(small)(clips[:3], 16000))
+    list(FileStream(small)(clips[1:3], 16000))
+    assert small.hits == 2 and small.used == small.budget  # clips 1 and 2 kept
+    list(FileStream(small)(clips[:1], 16000))
+    assert small.hits == 2  # the oldest, clip 0, was dropped
+
+
 def test_an_interrupt_keeps_the_vectors_of_every_group_a_copy_started(tmp_path):
     """Ctrl-C once `ThreadEngine`'s copies have embedded four groups none of which has reached
     the caller yet (it collects 2 x copies + 1 groups ahead): those vectors reach the cache,
