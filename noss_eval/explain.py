@@ -54,6 +54,7 @@ def knob_features(row: dict[str, str]) -> dict[str, float]:
         "minimalistic": float(row["minimalistic"] == "True"),
         "global avg pool": float(row["pooling"] == "avg"),
         "bottleneck dim": float(row["bottleneck"]),
+        "compression": float(int(row.get("compression") or 0) > 0),
         "quantize dynamic": float(row["quantize"] == "dynamic"),
         "quantize int8": float(row["quantize"] == "int8"),
         "frontend in graph": float(row["frontend"] == "True"),

@@ -25,9 +25,16 @@ def test_shipped_grids():
     knobs = {k: {s.knobs()[k] for s in frill.students} for k in frill.students[0].knobs()}
     assert knobs["size"] == {"small", "large"} and knobs["pooling"] == {"avg", "flatten"}
     assert knobs["alpha"] == {0.5, 1.0, 2.0} and knobs["quantize"] == {"float32", "int8"}
-    assert knobs["bottleneck"] == {0, 1024, 2048}
-    assert len(frill.students) == 72 and len(frill.architectures) == 36
-    assert len({s.name for s in frill.students}) == 72
+    assert knobs["bottleneck"] == {0, 1024, 2048} and knobs["compression"] == {0, 100}
+    assert {(s.arch.bottleneck, s.arch.compression) for s in frill.students} == {
+        (0, 0),
+        (1024, 0),
+        (1024, 100),
+        (2048, 0),
+        (2048, 100),
+    }
+    assert len(frill.students) == 120 and len(frill.architectures) == 60
+    assert len({s.name for s in frill.students}) == 120
 
 
 @pytest.mark.parametrize(
@@ -38,6 +45,9 @@ def test_shipped_grids():
         ("students: {size: [medium], alpha: [0.5]}\n", "'students.size'"),
         ("students: {pooling: [max], alpha: [0.5]}\n", "'students.pooling'"),
         ("students: {alpha: [0.5], quantize: [int4]}\n", "'students.quantize'"),
+        ("students: {alpha: [0.5], compression: [-1]}\n", "'students.compression'"),
+        ("students: {alpha: [0.5], compression: [8]}\n", "'students.compression'"),
+        ("students: {alpha: [0.5]}\ntraining: {alpha_decrement: 0}\n", "'training.alpha_"),
         ("students: {alpha: [0.5, 0.5]}\n", "'students.alpha'"),
         ("students: {size: [small]}\n", "'students.alpha'"),
         ("students: {alpha: [0.5]}\ntraining: {epochs: 0}\n", "'training.epochs'"),
@@ -83,6 +93,7 @@ def _row(name: str, sha: str, **knobs) -> ManifestRow:
         minimalistic=False,
         pooling="avg",
         bottleneck=0,
+        compression=0,
         quantize="float32",
         frontend=False,
     )

@@ -243,7 +243,7 @@ def _export(student: grid_mod.Student, model, result, run: _Exports) -> man.Mani
         student=student.name,
         **student.knobs(),
         seed=grid.seed,
-        params=int(model.count_params()),
+        params=export.exported_parameters(embedding),
         tflite_bytes=len(blob),
         heldout_mse=round(result.heldout_mse, 6),
         heldout_r2=round(result.heldout_r2, 4),

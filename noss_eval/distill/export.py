@@ -47,6 +47,15 @@ def embedding_model(student):
     return keras.Model(student.inputs, student.get_layer("distilled_output").output)
 
 
+def exported_parameters(embedding) -> int:
+    """The parameters of `embedding` that its TFLite holds: a compressed bottleneck keeps its
+    factors and bias, not the kernel it was trained from (nor its schedule's two scalars)."""
+    from noss_eval.distill.compression import compressed_layers
+
+    unused = sum(int(np.prod(layer.kernel.shape)) + 2 for layer in compressed_layers(embedding))
+    return int(embedding.count_params()) - unused
+
+
 def audio_model(student):
     """`[1, n]` audio at 16 kHz -> `[F, dim]`: the NOSS frontend in TF ops, then the student."""
     import keras

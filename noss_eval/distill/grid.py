@@ -10,11 +10,13 @@ students:                                    # each key a list; the grid is thei
   minimalistic: [false]                      # Keras' minimalistic MobileNetV3 variant
   pooling: [avg, flatten]                    # global average pooling, or flatten
   bottleneck: [0, 64]                        # 0: none; else a dense layer of that size
+  compression: [0, 32]                       # 0: none; else the bottleneck's low rank
   quantize: [float32, dynamic, int8]         # post-training quantisation of the TFLite
   frontend: [false, true]                    # true: NOSS log-mel in the graph, audio in
 ```
 `quantize` and `frontend` only change the export: students that differ only in them share one
-training run.
+training run. `compression` (FRILL's bottleneck compression, see `compression`) applies to a
+bottleneck larger than its rank; other combinations with a rank are not built.
 """
 
 from __future__ import annotations
@@ -32,7 +34,16 @@ from noss_eval.errors import NossError
 SIZES = ("small", "large")
 POOLINGS = ("avg", "flatten")
 QUANTIZE = ("float32", "dynamic", "int8")
-KNOBS = ("size", "alpha", "minimalistic", "pooling", "bottleneck", "quantize", "frontend")
+KNOBS = (
+    "size",
+    "alpha",
+    "minimalistic",
+    "pooling",
+    "bottleneck",
+    "compression",
+    "quantize",
+    "frontend",
+)
 TOP_KEYS = ("seed", "data", "training", "students")
 
 
@@ -45,10 +56,12 @@ class Architecture:
     minimalistic: bool
     pooling: str
     bottleneck: int
+    compression: int = 0  # the bottleneck's rank after compression; 0: not compressed
 
     @property
     def name(self) -> str:
         tag = f"mnv3{self.size[0]}-a{self.alpha:g}-{self.pooling[:4]}-bn{self.bottleneck}"
+        tag += f"-r{self.compression}" if self.compression else ""
         return tag + ("-min" if self.minimalistic else "")
 
 
@@ -74,6 +87,8 @@ class Training:
     learning_rate: float = 1e-3  # upstream train_keras.py default (Adam, beta 0.9/0.999, eps 1e-8)
     patience: int = 2  # epochs without a better held-out MSE before stopping
     bn_momentum: float = 0.9  # Keras' MobileNetV3 uses 0.999: too slow for short runs
+    compression_frequency: int = 10  # steps between compression updates (upstream comp_freq)
+    alpha_decrement: float = 0.01  # per update (upstream alpha_step_size)
 
 
 @dataclass(frozen=True)
@@ -124,6 +139,8 @@ def _section(path: Path, raw: dict, name: str, cls: type) -> Any:
         "learning_rate": (float, 1e-8, 10.0),
         "patience": (int, 1, 10_000),
         "bn_momentum": (float, 0.0, 0.9999),
+        "compression_frequency": (int, 1, 10**9),
+        "alpha_decrement": (float, 1e-6, 1.0),
         "holdout": (float, 0.01, 0.5),
         "max_files": (int, 2, 10**9),
     }
@@ -144,6 +161,7 @@ def _axis(path: Path, students: dict, key: str) -> list[Any]:
             "minimalistic": [False],
             "pooling": ["avg"],
             "bottleneck": [0],
+            "compression": [0],
             "quantize": ["float32"],
             "frontend": [False],
         }
@@ -167,7 +185,7 @@ def _axis(path: Path, students: dict, key: str) -> list[Any]:
             raise _bad(path, where, f"expected true or false, got {v!r}")
         if key == "alpha":
             v = _number(path, where, v, float, 0.1, 4.0)
-        if key == "bottleneck":
+        if key in ("bottleneck", "compression"):
             v = _number(path, where, v, int, 0, 65_536)
         checked.append(v)
     if len(set(checked)) != len(checked):
@@ -197,9 +215,18 @@ def load_grid(path: Path) -> Grid:
     if unknown:
         raise _bad(path, f"students.{unknown[0]}", f"unknown knob (known: {', '.join(KNOBS)})")
     axes = [_axis(path, students, k) for k in KNOBS]
+    widest = max(axes[KNOBS.index("bottleneck")])
+    unused = [r for r in axes[KNOBS.index("compression")] if r and r >= widest]
+    if unused:
+        what = f"rank {unused[0]} is not below any bottleneck (the largest is {widest})"
+        raise _bad(path, "students.compression", what)
     grid = []
-    for size, alpha, minimal, pooling, bottleneck, quantize, frontend in itertools.product(*axes):
-        arch = Architecture(size, alpha, minimal, pooling, bottleneck)
+    for size, alpha, minimal, pooling, bottleneck, rank, quantize, frontend in itertools.product(
+        *axes
+    ):
+        if rank and not rank < bottleneck:
+            continue  # compression factors a bottleneck larger than the rank
+        arch = Architecture(size, alpha, minimal, pooling, bottleneck, rank)
         grid.append(Student(arch, quantize, frontend))
     return Grid(
         path,

@@ -21,10 +21,11 @@ class ManifestRow:
     minimalistic: bool
     pooling: str
     bottleneck: int
+    compression: int  # the bottleneck's rank after compression; 0: not compressed
     quantize: str
     frontend: bool
     seed: int
-    params: int
+    params: int  # in the exported model (a bottleneck student's TFLite ends there)
     tflite_bytes: int
     heldout_mse: float  # Keras student vs teacher on the held-out files' windows
     heldout_r2: float  # 1 - SSE/SST: > 0 beats predicting the mean teacher vector

@@ -10,7 +10,8 @@ with MSE and Adam (`train_keras.py`). Differences: Keras 3 needs `include_prepro
 (its MobileNetV3 otherwise rescales inputs as if they were 0-255 pixels); Keras 3's
 `include_top=False` ends before the global pooling and the 1x1 `Conv_2` (upstream asserts a
 `[B, 1, 1, C]` trunk output, so its "flatten" students were pooled too; here flatten keeps the
-3x2 map); a fixed input scaling and an output layer that starts at the mean teacher vector
+3x2 map); a compressed bottleneck is `compression.LowRankDense` (upstream `CompressedDense`);
+a fixed input scaling and an output layer that starts at the mean teacher vector
 (below); `minimalistic` is exposed (upstream fixes it to False); batch-norm momentum is a
 training setting (see `grid`) and the moving statistics are recalibrated each epoch (`train`).
 The student's output is the regression to the teacher, and that is what the exported TFLite
@@ -66,7 +67,11 @@ def build_student(
     inputs = keras.Input(INPUT_SHAPE, name="log_mel_spectrogram")
     scaled = keras.layers.Rescaling(INPUT_SCALE, INPUT_OFFSET, name="logmel_scale")(inputs)
     x = keras.layers.Flatten()(trunk(scaled))
-    if arch.bottleneck:
+    if arch.bottleneck and arch.compression:
+        from noss_eval.distill.compression import LowRankDense
+
+        x = LowRankDense(arch.bottleneck, arch.compression, name="distilled_output")(x)
+    elif arch.bottleneck:
         x = keras.layers.Dense(arch.bottleneck, name="distilled_output")(x)
     head = keras.layers.Dense(output_dim, name="embedding_to_target")
     outputs = head(x)

@@ -132,6 +132,8 @@ def train_student(
     state_path = workdir / "state.json"
     state = json.loads(state_path.read_text()) if state_path.is_file() else None
     if state is not None:
+        from noss_eval.distill import compression  # noqa: F401  (its layer, for loading)
+
         model = keras.models.load_model(workdir / state["checkpoint"])
         log.info("%s: resuming from the checkpoint of epoch %d", arch.name, state["epoch"])
         meter.update(state["epoch"])
@@ -146,6 +148,11 @@ def train_student(
         )
         state = {"epoch": 0, "best_mse": None, "best_epoch": 0, "seconds": 0.0, "history": []}
     epoch = state["epoch"]
+    callbacks = []
+    if arch.compression:
+        from noss_eval.distill.compression import CompressionSchedule
+
+        callbacks = [CompressionSchedule(settings.compression_frequency, settings.alpha_decrement)]
     while epoch < settings.epochs:
         epoch += 1
         start = time.monotonic()
@@ -157,6 +164,7 @@ def train_student(
             epochs=1,
             shuffle=False,
             verbose=0,
+            callbacks=callbacks,
         )
         recalibrate_batch_norm(model, train_x, (seed, epoch, 1))
         mse, r2 = evaluate(model, held_x, held_y)
