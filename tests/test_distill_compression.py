@@ -130,8 +130,9 @@ def test_a_compressed_student_exports_only_its_factors(tmp_path):
     assert abs((sizes[0] - sizes[8]) - saved) < 0.05 * saved, (sizes, saved)
 
 
-def test_training_compresses(tmp_path):
-    """`train_student` runs the schedule: after it, alpha has fallen and the factors moved."""
+def test_training_compresses(tmp_path, caplog):
+    """`train_student` runs the schedule: after it alpha has fallen, and while it is above 0
+    the user is told that the export keeps only the factors."""
     from noss_eval.distill.train import train_student
     from noss_eval.progress import Meter
 
@@ -140,11 +141,12 @@ def test_training_compresses(tmp_path):
     y = rng.randn(48, 12).astype("float32")
     arch = Architecture("small", 0.25, False, "avg", 16, 4)
     settings = Training(epochs=2, batch_size=8, patience=5, compression_frequency=2,
-                        alpha_decrement=0.2)  # fmt: skip
+                        alpha_decrement=0.05)  # fmt: skip
     meter = Meter(2, "t", "epoch", enabled=False)
     model, _ = train_student(arch, (x[:40], y[:40], x[40:], y[40:]), settings, 0, tmp_path, meter)
     layer = model.get_layer("distilled_output")
-    assert float(layer.alpha.numpy()) < 1 and float(layer.last_update.numpy()) >= 0
+    assert 0 < float(layer.alpha.numpy()) < 1 and float(layer.last_update.numpy()) >= 0
+    assert "compression unfinished at the best epoch" in caplog.text
 
 
 def test_a_checkpoint_resumes_the_schedule_where_it_was(tmp_path):

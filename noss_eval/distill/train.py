@@ -226,6 +226,24 @@ def train_student(
     if (workdir / state["best_weights"]).is_file():  # absent if a kill came right after this
         os.replace(workdir / state["best_weights"], workdir / "best.weights.h5")
     model.load_weights(workdir / "best.weights.h5")
+    _warn_unfinished_compression(model, arch)
     atomic_write_text(workdir / "done.json", json.dumps(asdict(result), indent=1))
     (workdir / state["checkpoint"]).unlink(missing_ok=True)
     return model, result
+
+
+def _warn_unfinished_compression(model, arch: Architecture) -> None:
+    if not arch.compression:
+        return
+    from noss_eval.distill.compression import compressed_layers
+
+    for layer in compressed_layers(model):
+        alpha = float(layer.alpha.numpy())
+        if alpha > 0:
+            log.warning(
+                "%s: compression unfinished at the best epoch (alpha %.2f > 0): the export "
+                "keeps only the rank-%d factors; raise training.alpha_decrement or epochs",
+                arch.name,
+                alpha,
+                arch.compression,
+            )
