@@ -3,6 +3,7 @@ the manifest, the hyperparameter regression, and the checks that run before any 
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -143,6 +144,37 @@ def test_standardized_regression_recovers_known_weights():
 def _distill_args(tmp_path, audio, grid="tiny-grid"):
     return ["distill", "--teacher", "dsp", "--audio", str(audio), "--grid", str(grid),
             "--out", str(tmp_path / "out"), "--cache-dir", str(tmp_path / "cache")]  # fmt: skip
+
+
+def test_explain_puts_each_knobs_weight_on_its_own_outcome(tmp_path):
+    """8 students in an orthogonal design (2 poolings x 4 bottlenecks; the knobs' printed order
+    is not alphabetical): quality and size functions of the bottleneck alone (half the sizes
+    given in MB, half left to the manifest's bytes), latency of the pooling alone. With
+    uncorrelated knobs each standardized weight is the Pearson correlation of knob and outcome:
+    1 where it acts, 0 where it does not, on the row and column of that knob and outcome."""
+    from noss_eval.explain import explain
+    from noss_eval.frontier import Point
+
+    manifest, points, sizes = tmp_path / "manifest.csv", [], {}
+    design = [(p, b) for p in ("avg", "flatten") for b in (0, 64, 128, 256)]
+    for i, (pooling, bottleneck) in enumerate(design):
+        size = int(1e6 + 4e3 * bottleneck)
+        upsert(manifest, replace(_row(f"s{i}", f"sha{i}", pooling=pooling, bottleneck=bottleneck),
+                                 tflite_bytes=size))  # fmt: skip
+        latency = 1.0 if pooling == "avg" else 5.0
+        points.append(Point(f"s{i}", f"sha{i}", latency, 0.02 * bottleneck - 7.0))
+        if i % 2:
+            sizes[f"sha{i}"] = size / 1e6
+    points.append(Point("teacher", "not-a-student", 50.0, 0.0))  # left out: not in the manifest
+    exp = explain(points, sizes, [manifest])
+    assert exp.n == 8 and exp.features == ("global avg pool", "bottleneck dim")
+    want = {"global avg pool": [0, -1, 0], "bottleneck dim": [1, 0, 1]}  # avg pool is faster
+    for knob, weights in want.items():
+        got = exp.weights[exp.features.index(knob)]
+        assert got == pytest.approx(weights, abs=1e-9), knob
+    assert exp.outcomes == ("average delta", "latency ms", "size MB")
+    line = next(x for x in exp.table().splitlines() if x.startswith("global avg pool"))
+    assert [float(v) for v in line.split()[3:]] == pytest.approx([0, -1, 0], abs=1e-3)
 
 
 def test_inputs_are_checked_before_any_work(tmp_path, capsys):

@@ -3,6 +3,8 @@
 import csv
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from testlib import MICRO_SPEECH, YAMNET, require_shared
 
 from noss_eval import synthetic
@@ -109,9 +111,24 @@ def test_pareto_marking():
             Point("slow-good", "b", 30.0, 0.0),
             Point("worse", "c", 10.0, -4.0),
             Point("tie", "d", 1.0, -3.0),
+            Point("slower-same", "e", 5.0, -3.0),  # as good as "fast", slower: dominated
+            Point("faster-worse", "f", 0.5, -9.0),  # the fastest: on the frontier
         ]
     )
-    assert {p.embedder for p in points if p.on_frontier} == {"fast", "slow-good", "tie"}
+    assert {p.embedder for p in points if p.on_frontier} == {
+        "fast", "slow-good", "tie", "faster-worse"
+    }  # fmt: skip
+
+
+@given(st.lists(st.tuples(st.integers(0, 5), st.integers(-5, 5)), min_size=1, max_size=12))
+def test_pareto_marking_matches_a_sweep_over_ties(pairs):
+    """On a coarse grid (many ties): a point is on the frontier iff it is the best quality at
+    its latency or below, and the fastest at its quality or above."""
+    points = mark_frontier([Point(f"m{i}", str(i), lat, q) for i, (lat, q) in enumerate(pairs)])
+    for p in points:
+        best_here = max(q.quality for q in points if q.latency_ms <= p.latency_ms)
+        fastest = min(q.latency_ms for q in points if q.quality >= p.quality)
+        assert p.on_frontier == (p.quality == best_here and p.latency_ms == fastest), p
 
 
 def test_frontier_needs_latency(tmp_path, board, capsys):
@@ -142,6 +159,7 @@ def test_frontier_never_averages_deltas_against_different_references():
     from noss_eval.frontier import collect
 
     rows = [row("a", "t1", "trill", -1.0), row("a", "t2", "trill", -3.0),
+            row("a", "t3", "trill", 100.0),  # a task b lacks: not in either average
             row("b", "t1", "trill", 2.0), row("b", "t2", "trill", 4.0),
             row("a", "t1", "yamnet", 10.0), row("b", "t2", "yamnet", 20.0)]  # fmt: skip
     with pytest.raises(NossError, match="trill, yamnet are not on one scale: choose one with"):

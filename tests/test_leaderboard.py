@@ -118,6 +118,35 @@ def test_measured_delta_pairs_clips_by_id_not_by_position():
     assert 0 < float(straight["delta_p_value"]) < 0.05
 
 
+def test_headline_interval_columns_are_the_bootstrap_interval_in_order():
+    """`headline_ci_low/high` are the low and high ends of the result's interval, in percent,
+    around the headline score (the interval of that clip set's own bootstrap)."""
+    from noss_eval.stats import bootstrap_interval
+
+    r = result(accuracy=0.7, n=200)
+    ci = bootstrap_interval(r.predictions.outcomes(), "accuracy", seed=0)
+    (row,) = rows([replace(r, headline_ci=ci)])
+    assert (row["headline_ci_low"], row["headline_ci_high"]) == (
+        pytest.approx(100 * ci[0], abs=1e-3),
+        pytest.approx(100 * ci[1], abs=1e-3),
+    )
+    assert row["headline_ci_low"] < row["headline_score"] < row["headline_ci_high"]
+
+
+def test_a_reference_that_disagrees_on_a_true_label_gets_no_paired_interval():
+    """Shared clip ids with another true label are not the same clips: the delta is still
+    given, but no paired interval or test (it would pair different clips)."""
+    mine, ref = result(accuracy=0.8, seed=1, n=60), result(embedder="trill", seed=2, n=60)
+    y = ref.predictions.y_true.copy()
+    y[7] = "b" if y[7] == "a" else "a"
+    relabelled = replace(ref, predictions=replace(ref.predictions, y_true=y))
+    assert mine.predictions.aligned_with(relabelled.predictions) is None
+    assert mine.predictions.aligned_with(ref.predictions) is not None
+    (row,) = rows(compare_measured([mine], [relabelled]))
+    assert row["delta"] == pytest.approx(100 * (0.8 - 0.7))
+    assert all(row.get(c) in ("", None) for c in ("delta_ci_low", "delta_ci_high", "delta_p_value"))
+
+
 def test_measured_reference_needs_the_same_task_probe_and_protocol():
     mine = result()
     other_protocol = replace(result(embedder="trill"), protocol="noss")

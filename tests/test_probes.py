@@ -124,6 +124,54 @@ def test_selection_is_on_the_headline_metric():
         assert chosen.config == expected, headline
 
 
+def _imbalanced_case(headline: str):
+    r = np.random.RandomState(0)
+
+    def part(split):
+        y = np.array(["a"] * 90 + ["b"] * 10)
+        return (y == "b")[:, None] * 1.2 + r.randn(len(y), 2), list(y), [split] * len(y)
+
+    parts = [part(s) for s in ("train", "validation", "test")]
+    task, ex = extraction(np.vstack([p[0] for p in parts]), sum((p[1] for p in parts), []),
+                          sum((p[2] for p in parts), []))  # fmt: skip
+    return type(task)(**{**task.__dict__, "headline": headline}), ex
+
+
+@pytest.mark.filterwarnings("ignore:A single label was found")  # a resample of one class
+def test_headline_interval_is_the_bootstrap_of_the_headline_metric():
+    """On an imbalanced task judged on UAR, `headline_ci` is the percentile bootstrap of
+    sklearn's balanced accuracy over the same resamples of the test clips (not of accuracy)."""
+    from sklearn.metrics import balanced_accuracy_score
+
+    from noss_eval.stats import N_BOOTSTRAP
+
+    task, ex = _imbalanced_case("balanced_accuracy")
+    grid = [ProbeConfig("logistic", C=1.0, standardize=True)]
+    result = evaluate_task(task, ex, 3, Protocol("v", lambda s: grid, "validation"))[0]
+    y, pred = result.predictions.y_true, result.predictions.y_pred
+    rng, boots = np.random.RandomState(3), []
+    for start in range(0, N_BOOTSTRAP, 100):
+        for idx in rng.randint(0, len(y), size=(min(100, N_BOOTSTRAP - start), len(y))):
+            boots.append(balanced_accuracy_score(y[idx], pred[idx]))
+    assert result.headline_ci == pytest.approx(tuple(np.percentile(boots, [2.5, 97.5])))
+    assert result.metrics["accuracy"] > result.headline_ci[1]  # the two metrics differ here
+
+
+def test_equal_validation_scores_choose_the_first_configuration_in_grid_order():
+    """`lda` and `lda+l2` on rows of unit norm predict alike: the tie goes to whichever the
+    grid lists first, in either order."""
+    rng = np.random.RandomState(0)
+    y = np.repeat(["a", "b", "c"], 40)
+    x = rng.randn(120, 6) + 1.5 * np.eye(3, 6)[np.repeat([0, 1, 2], 40)]
+    x /= np.linalg.norm(x, axis=1, keepdims=True)
+    splits = ["train", "train", "validation", "test"] * 30
+    task, ex = extraction(x, list(y), splits)
+    pair = [ProbeConfig("lda"), ProbeConfig("lda", l2=True)]
+    for grid in (pair, pair[::-1]):
+        (lda, best) = evaluate_task(task, ex, 0, Protocol("v", lambda s, g=grid: g, "validation"))
+        assert lda.config == best.config == grid[0].label
+
+
 def test_balanced_class_weights_change_predictions():
     r = np.random.RandomState(0)
     y = np.array(["a"] * 180 + ["b"] * 20)
@@ -166,6 +214,7 @@ def test_cross_validation_trains_on_the_other_folds_and_never_selects_on_test(se
             for fit_on, score_on in r.selection:
                 assert not (_ids(fit_on) | _ids(score_on)) & test
                 assert _ids(fit_on) | _ids(score_on) == _ids(r.train)
+                assert not _ids(fit_on) & _ids(score_on)  # never scored on what it fitted
                 assert len(_ids(score_on)) == 30
 
 
