@@ -1,4 +1,4 @@
-"""Distillation: training throughput, then a real frontier of 8 students distilled from YAMNet.
+"""Distillation: training throughput, then a real frontier of 16 students distilled from YAMNet.
 
     python benchmarks/bench_distill.py [--windows 1024] [--epochs 3] [--grid-epochs 4]
 
@@ -9,7 +9,8 @@ tracing) is excluded from both.
 
 Frontier: `noss-eval distill` with the real YAMNet TFLite as teacher on ../shared audio (half of
 FSDD recordings 10-49, by crc32 of the name, plus the Hedgewars voices), a grid of 2 widths x
-2 poolings x float32/int8 (8 students), each scored on FSDD speaker id and digits (recordings
+2 poolings x a 256-d bottleneck plain or compressed to rank 32 x float32/int8 (16 students, 8
+trainings), each scored on FSDD speaker id and digits (recordings
 0-9, never distilled on) against YAMNet as the paired reference, timed with `noss-eval latency`,
 then `noss-eval frontier --explain`. Prints markdown; the figures go to --figure.
 """
@@ -37,8 +38,10 @@ YAMNET = SHARED / "models" / "yamnet" / "yamnet.tflite"
 YAMNET_EMBEDDING = "yamnet_frames/global_average_pooling2d/Mean"
 GRID = """seed: 0
 data: {{holdout: 0.1}}
-training: {{epochs: {epochs}, batch_size: 16, patience: 2}}
-students: {{size: [small], alpha: [0.25, 0.5], pooling: [avg, flatten], quantize: [float32, int8]}}
+training: {{epochs: {epochs}, batch_size: 16, patience: 2, alpha_decrement: 0.02}}
+students:
+  {{size: [small], alpha: [0.25, 0.5], pooling: [avg, flatten], bottleneck: [256],
+   compression: [0, 32], quantize: [float32, int8]}}
 """
 
 

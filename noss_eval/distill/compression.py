@@ -8,6 +8,13 @@ in training the layer computes `x (alpha A + (1 - alpha) B C) + b`; every `frequ
 (`B = U_r sqrt(S_r)`, `C = sqrt(S_r) V_r^T`) and `alpha` drops by `decrement` (not below 0);
 in inference, and so in the exported TFLite, only `x B C + b` remains. The schedule runs in
 Python between batches (upstream's `update_option=1`), on the optimizer's step count.
+
+Inference as upstream's later `compressed_matmul_keras(training=False)`; its 2021 form blended
+in inference too, and the export dropped `A` (`tflite=True` in `models.py`), so the TFLite is
+`x B C` either way. Not copied: the later `CompressedDense.call` never passes `training` (so
+training, too, would run `x B C`, with no gradient to `A`), and `train_keras.py` formats
+`alpha_decrement_value` with `%d`, turning 0.01 into 0 (alpha never falls; the export is then
+a rank-r SVD truncation of the trained kernel).
 """
 
 from __future__ import annotations
