@@ -50,6 +50,17 @@ def test_file_with_only_a_new_mtime_is_recomputed(tmp_path, crema):
     assert (again.computed, again.cache_hits) == (1, len(crema) - 1)
 
 
+def test_file_rewritten_with_its_old_mtime_is_recomputed(tmp_path, crema):
+    """Other bytes of another length, the mtime put back: the size alone tells."""
+    cache = EmbeddingCache(tmp_path / "cache")
+    extract(DspEmbedder(), "crema_d", crema, cache, progress=False)
+    st = crema[3].path.stat()
+    crema[3].path.write_bytes(crema[3].path.read_bytes() + b"\0" * 64)
+    os.utime(crema[3].path, ns=(st.st_atime_ns, st.st_mtime_ns))
+    again = extract(DspEmbedder(), "crema_d", crema, cache, progress=False)
+    assert again.computed == 1
+
+
 def test_corrupt_entry_is_recomputed_not_trusted(tmp_path, crema):
     cache = EmbeddingCache(tmp_path / "cache")
     extract(DspEmbedder(), "crema_d", crema, cache, progress=False)

@@ -75,6 +75,31 @@ def test_bad_tflite_outputs_and_files(dynamic_tflite, tmp_path):
         TFLiteEmbedder(junk)
 
 
+def test_fingerprint_changes_with_the_weights_the_rate_and_every_setting(fixed_tflite, monkeypatch):
+    """The cache key of an embedder's vectors: another weights hash, sample rate or any one
+    setting (here each option of a real TFLite embedder) gives another fingerprint."""
+    from dataclasses import replace
+    from types import SimpleNamespace
+
+    from noss_eval.embedders.dsp import DspEmbedder
+    from noss_eval.frontend import NOSS_LOGMEL
+
+    dsp_hash = DspEmbedder().model_sha256
+    base = resolve_embedder(str(fixed_tflite), {})
+    prints = {fingerprint(base)}
+    for option in ({"hop": 0.25}, {"input_gain": 2.0}, {"min_seconds": 2.0}):
+        prints.add(fingerprint(resolve_embedder(str(fixed_tflite), option)))
+    fake = {"model_sha256": base.model_sha256, "sample_rate": base.sample_rate,
+            "settings": base.settings}  # fmt: skip
+    for change in ({"model_sha256": "0" * 64}, {"sample_rate": 8000}):
+        prints.add(fingerprint(SimpleNamespace(**{**fake, **change})))
+    assert len(prints) == 6
+    assert fingerprint(SimpleNamespace(**fake)) == fingerprint(base)
+    other_logmel = replace(NOSS_LOGMEL, log_offset=0.01)
+    monkeypatch.setattr("noss_eval.embedders.dsp.NOSS_LOGMEL", other_logmel)
+    assert DspEmbedder().model_sha256 != dsp_hash  # the DSP baseline's "weights" are its frontend
+
+
 def test_trill_calling_convention(trill_like):
     layer19 = SavedModelEmbedder(str(trill_like), call="samples_and_rate", output="layer19")
     out = layer19.embed(tone(300, 2.0))
