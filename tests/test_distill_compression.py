@@ -5,12 +5,11 @@ training that keeps the schedule's state."""
 
 from __future__ import annotations
 
+import keras
 import numpy as np
 import pytest
 
 from noss_eval.distill.grid import Architecture, Training, load_grid
-
-keras = pytest.importorskip("keras")
 
 
 def upstream_factors(a: np.ndarray, rank: int) -> tuple[np.ndarray, np.ndarray]:
