@@ -206,6 +206,24 @@ def test_blank_speaker_when_splitting_by_speaker_names_the_row(tmp_path):
         task.read(task.root)
 
 
+def test_split_probs_map_each_name_to_its_own_share_in_any_order(tmp_path):
+    """TFDS' rule, re-typed: shuffle the sorted speakers with RandomState(0), then cut train,
+    validation, test in that order (whatever the YAML order) at 50 / 20 / 30 % of 10."""
+    make_folder(tmp_path)
+    (tmp_path / "t.yaml").write_text(
+        SPEC.replace(
+            "{train: 0.6, validation: 0.2, test: 0.2}", "{test: 0.3, validation: 0.2, train: 0.5}"
+        )
+    )
+    task = load_task_file(tmp_path / "t.yaml")
+    clips = task.read(task.root)
+    speakers = sorted(f"spk{s}" for s in range(10))
+    np.random.RandomState(0).shuffle(speakers)
+    expected = {"train": speakers[:5], "validation": speakers[5:7], "test": speakers[7:]}
+    for split, names in expected.items():
+        assert {c.speaker for c in clips if c.split == split} == set(names), split
+
+
 @pytest.mark.parametrize(
     "probs, message",
     [

@@ -87,6 +87,44 @@ def test_split_is_by_file_and_seeded():
         win.split_files(1, 0.1, 0)
 
 
+def test_held_out_count_is_the_rounded_fraction_and_never_every_file():
+    assert win.split_files(9, 0.3, seed=0).sum() == 3  # 2.7 rounds to 3 (not truncated to 2)
+    assert win.split_files(10, 0.99, seed=0).sum() == 9  # 9.9 -> 10, but one file must train
+    assert win.split_files(4, 1.0, seed=0).sum() == 3
+
+
+def test_each_windows_teacher_target_is_made_from_that_windows_audio(tmp_path):
+    """Window w's target is the teacher's output on samples [2720 w, 2720 w + 15600) of its
+    file (zero-padded to 1 s when shorter); here the teacher returns (first, last, length)."""
+    import soundfile as sf
+
+    from noss_eval.cache import EmbeddingCache
+
+    class Teacher:
+        name, sample_rate, model_sha256, settings = "edges", 16000, "e" * 64, {}
+
+        def embed(self, waveform):
+            return np.array([[waveform[0], waveform[-1], waveform.size]], np.float32)
+
+    audio = {}
+    for name, seconds in (("long.wav", 2.0), ("short.wav", 0.5)):
+        n = int(16000 * seconds)
+        audio[name] = np.arange(1, n + 1, dtype=np.float32) / (2 * n)  # distinct samples
+        sf.write(str(tmp_path / name), audio[name], 16000, subtype="FLOAT")
+    files = [tmp_path / "long.wav", tmp_path / "short.wav"]
+    got = win.build_windows(files, Teacher(), EmbeddingCache(tmp_path / "c"), progress=False)
+    expected = []
+    for i, path in enumerate(files):
+        x = np.pad(audio[path.name], (0, max(0, 16000 - audio[path.name].size)))
+        for w in range((got.file_index == i).sum()):
+            expected.append([x[2720 * w], x[2720 * w + 15599], 15600])
+    assert len(expected) == 7 + 1  # 2 s: 1 + (198 - 96) // 17 windows; 0.5 s padded: one
+    np.testing.assert_array_equal(got.targets, np.array(expected, np.float32))
+    np.testing.assert_array_equal(got.file_index, [0] * 7 + [1])
+    whole = np.concatenate([log_mel_windows(audio[p.name]) for p in files])
+    np.testing.assert_allclose(got.inputs, whole, atol=1e-5)  # each input next to its target
+
+
 def _row(name: str, sha: str, **knobs) -> ManifestRow:
     base = dict(
         size="small",

@@ -111,6 +111,24 @@ def test_trill_calling_convention(trill_like):
         SavedModelEmbedder(str(trill_like), output="nope").embed(tone(300, 1.0))
 
 
+def test_savedmodel_calling_convention_is_part_of_the_fingerprint(tmp_path, monkeypatch):
+    """One directory under each `call` gives three fingerprints; only `logmel_windows` feeds the
+    model NOSS log-mel, so only its fingerprint moves with the frontend's version."""
+    (tmp_path / "saved_model.pb").write_bytes(b"not loaded until the first embed")
+
+    def prints():
+        return {call: fingerprint(SavedModelEmbedder(str(tmp_path), call=call))
+                for call in ("samples_and_rate", "batched_samples", "logmel_windows")}  # fmt: skip
+
+    before = prints()
+    assert len(set(before.values())) == 3
+    monkeypatch.setattr("noss_eval.embedders.savedmodel.LOGMEL_VERSION", "noss-logmel-next")
+    after = prints()
+    assert after["logmel_windows"] != before["logmel_windows"]
+    assert after["samples_and_rate"] == before["samples_and_rate"]
+    assert after["batched_samples"] == before["batched_samples"]
+
+
 def test_batched_and_logmel_calling_conventions(batched_like, logmel_like):
     assert SavedModelEmbedder(str(batched_like), call="batched_samples").embed(
         tone(300, 1.0)

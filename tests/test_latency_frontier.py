@@ -2,6 +2,7 @@
 
 import csv
 
+import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -189,3 +190,51 @@ def test_report_frontier_takes_its_reference_from_the_plottable_rows():
     assert charts is not None and len(charts) == 1, notes
     assert "average delta vs trill over t1, t2" in charts[0].title
     assert "a: 2.00 ms, -2.00 points" in charts[0].alt
+
+
+class _Clock:
+    """A fake `time` module whose clock only moves inside the fake embedder's `embed`."""
+
+    def __init__(self, durations_ms):
+        self.now, self.durations = 0.0, list(durations_ms)
+
+    def perf_counter(self):
+        return self.now
+
+    def embed(self, waveform):
+        self.now += self.durations.pop(0) / 1000.0
+        return np.zeros((1, 4), np.float32)
+
+
+def test_latency_is_median_and_p90_of_the_timed_runs_after_warm_up(monkeypatch):
+    """5 slow warm-up calls, then 10 timed ones of 1..9 and 100 ms: median 5.5 (the mean would
+    be 14.5), p90 by linear interpolation at rank 0.9 * 9 = 8.1: 9 + 0.1 * (100 - 9) = 18.1."""
+    from types import SimpleNamespace
+
+    from noss_eval import latency
+
+    timed = [4, 100, 1, 7, 2, 9, 3, 8, 5, 6]
+    clock = _Clock([1000] * 5 + timed)
+    model = SimpleNamespace(name="m", sample_rate=16000, model_sha256="0" * 64, settings={},
+                            embed=clock.embed)  # fmt: skip
+    recipe = SimpleNamespace(build=lambda threads: model)
+    monkeypatch.setattr(latency, "time", clock)
+    result = latency._measure_here(recipe, threads=1, runs=10, warmup=5)
+    assert clock.durations == []  # every scripted call made: 5 warm-up + 10 timed
+    assert result.median_ms == pytest.approx(5.5) and result.p90_ms == pytest.approx(18.1)
+
+
+def test_latency_columns_take_single_thread_latency_and_all_threads_median():
+    from noss_eval.latency import Latency, latency_columns
+
+    def timed(sha, threads, median, p90):
+        return Latency("m", sha, "f", threads, median, p90, size_mb=1.5, params=7)
+
+    results = [timed("a", 1, 10.0, 12.0), timed("a", 8, 3.0, 4.0),
+               timed("b", 8, 2.0, 2.5), timed("b", 1, 6.0, 6.5)]  # fmt: skip
+    assert latency_columns(results) == {
+        "a": {"size_mb": 1.5, "params": 7, "latency_ms": 10.0, "latency_p90_ms": 12.0,
+              "latency_ms_all_threads": 3.0},
+        "b": {"size_mb": 1.5, "params": 7, "latency_ms": 6.0, "latency_p90_ms": 6.5,
+              "latency_ms_all_threads": 2.0},
+    }  # fmt: skip

@@ -12,7 +12,7 @@ from tensorflow_datasets.audio.crema_d import _get_inter_splits_by_group
 from noss_eval import synthetic
 from noss_eval.errors import NossError
 from noss_eval.runner import RunConfig, run
-from noss_eval.task import validate_clips
+from noss_eval.task import Clip, Task, validate_clips
 from noss_eval.tasks import BUILTIN_TASKS
 
 CASES = {
@@ -181,6 +181,31 @@ def test_speaker_in_two_splits_is_refused(tmp_path):
     task = BUILTIN_TASKS["speech_commands"]
     with pytest.raises(NossError, match="speaker '.*' appears in splits train, validation"):
         validate_clips(task, task.read(tmp_path))
+
+
+def _clips(*rows):
+    return [Clip(cid, None, label, split) for cid, label, split in rows]
+
+
+@pytest.mark.parametrize(
+    "clips, folds, message",
+    [
+        (_clips(("a", "x", "train"), ("b", "y", "train"), ("c", "x", "validation"),
+                ("a", "y", "test")), (), "clip id 'a' appears more than once"),
+        (_clips(("a", "x", "train"), ("b", "y", "train"), ("c", "x", "validation")), (),
+         r"no clips in split\(s\) test$"),
+        (_clips(("a", "x", "train"), ("b", "y", "train")), (),
+         r"no clips in split\(s\) validation, test$"),
+        (_clips(("a", "x", "f1"), ("b", "y", "f1"), ("c", "x", "f2")), ("f1", "f2", "f3"),
+         r"no clips in split\(s\) f3$"),
+        ([], (), "the reader found no clips"),
+    ],
+)  # fmt: skip
+def test_duplicate_ids_and_empty_splits_are_one_line_errors(clips, folds, message):
+    task = Task("t", "t", "t", ("x", "y"), lambda root: clips, "", folds=folds)
+    with pytest.raises(NossError, match=f"^t: {message}") as info:
+        validate_clips(task, clips)
+    assert "\n" not in str(info.value)
 
 
 def test_every_task_documents_its_layout():
