@@ -54,6 +54,8 @@ def test_shipped_grids():
         ("students: {alpha: [0.5]}\ntraining: {epochs: 0}\n", "'training.epochs'"),
         ("students: {alpha: [0.5]}\ntraining: {lr: 0.1}\n", "'training.lr'"),
         ("students: {alpha: [0.5]}\ndata: {holdout: 0.9}\n", "'data.holdout'"),
+        ("students: {alpha: [0.5]}\ndata: {silence_dbfs: 6}\n", "'data.silence_dbfs'"),
+        ("students: {alpha: [0.5]}\ndata: {silence_dbfs: quiet}\n", "'data.silence_dbfs'"),
         ("students: {alpha: [0.5], frontend: [yes please]}\n", "'students.frontend'"),
         ("seed: -1\nstudents: {alpha: [0.5]}\n", "'seed'"),
     ],
@@ -112,7 +114,7 @@ def test_each_windows_teacher_target_is_made_from_that_windows_audio(tmp_path):
         audio[name] = np.arange(1, n + 1, dtype=np.float32) / (2 * n)  # distinct samples
         sf.write(str(tmp_path / name), audio[name], 16000, subtype="FLOAT")
     files = [tmp_path / "long.wav", tmp_path / "short.wav"]
-    got = win.build_windows(files, Teacher(), EmbeddingCache(tmp_path / "c"), progress=False)
+    got = win.build_windows(files, Teacher(), EmbeddingCache(tmp_path / "c"), None, progress=False)
     expected = []
     for i, path in enumerate(files):
         x = np.pad(audio[path.name], (0, max(0, 16000 - audio[path.name].size)))
@@ -123,6 +125,108 @@ def test_each_windows_teacher_target_is_made_from_that_windows_audio(tmp_path):
     np.testing.assert_array_equal(got.file_index, [0] * 7 + [1])
     whole = np.concatenate([log_mel_windows(audio[p.name]) for p in files])
     np.testing.assert_allclose(got.inputs, whole, atol=1e-5)  # each input next to its target
+
+
+class _LevelTeacher:
+    """Returns (peak level of what it is given, its length); refuses digital silence."""
+
+    name, sample_rate, model_sha256, settings = "level", 16000, "l" * 64, {}
+
+    def __init__(self):
+        self.calls = 0
+
+    def embed(self, waveform):
+        self.calls += 1
+        peak = float(np.abs(waveform).max())
+        assert peak > 0, "the teacher was handed digital silence"
+        return np.array([[20 * np.log10(peak), waveform.size]], np.float32)
+
+
+def _tone_then_silence(path: Path, loud_s: float, silent_s: float, peak: float = 0.5) -> np.ndarray:
+    import soundfile as sf
+
+    t = np.arange(int(16000 * loud_s)) / 16000
+    x = np.concatenate([peak * np.sin(2 * np.pi * 440 * t), np.zeros(int(16000 * silent_s))])
+    sf.write(str(path), x.astype(np.float32), 16000, subtype="FLOAT")
+    return x.astype(np.float32)
+
+
+def test_window_peaks_are_each_windows_own_peak_in_dbfs():
+    x = np.zeros(16000 * 2, np.float32)
+    x[100], x[2720 * 3 + 15599], x[2720 * 6] = 0.5, -0.25, 1.0  # windows 0; 1-3; 6
+    n = len(log_mel_windows(x))
+    got = win.window_peaks_dbfs(x, n)
+    want = [20 * np.log10(max([abs(v) for i, v in enumerate(x) if v and
+                               2720 * w <= i < 2720 * w + 15600], default=0) or 1e-300)
+            for w in range(n)]  # fmt: skip
+    assert n == 7 and got[0] == pytest.approx(20 * np.log10(0.5))
+    np.testing.assert_allclose(got, want, rtol=1e-6)
+    assert win.window_peaks_dbfs(np.zeros(400, np.float32), 1)[0] == -np.inf  # padded, silent
+
+
+def test_silent_windows_are_left_out_before_the_teacher_runs(tmp_path, caplog):
+    """A 1 s tone then 1 s of digital silence: windows peaking below the threshold get no
+    target and no teacher call; every kept window's number points at its own audio."""
+    from noss_eval.cache import EmbeddingCache
+
+    x = _tone_then_silence(tmp_path / "a.wav", 1.0, 1.0)
+    _tone_then_silence(tmp_path / "quiet.wav", 1.0, 0.0, peak=0.002)  # -54 dBFS
+    files = [tmp_path / "a.wav", tmp_path / "quiet.wav"]
+    peaks = win.window_peaks_dbfs(x, len(log_mel_windows(x)))
+    teacher = _LevelTeacher()
+    with caplog.at_level("INFO", logger="noss_eval"):
+        got = win.build_windows(files, teacher, EmbeddingCache(tmp_path / "c"), -60.0, False)
+    loud = np.flatnonzero(peaks >= -60)
+    assert 0 < len(loud) < len(peaks)  # the tail windows are silent, the first are not
+    np.testing.assert_array_equal(got.of_file(0), loud)
+    np.testing.assert_array_equal(got.of_file(1), [0])  # quiet, not silent, at -60
+    assert got.silent == len(peaks) - len(loud) and teacher.calls == len(loud) + 1
+    np.testing.assert_allclose(got.targets[: len(loud), 0], peaks[loud], atol=1e-4)
+    np.testing.assert_allclose(got.inputs[: len(loud)], log_mel_windows(x)[loud], atol=1e-5)
+    assert f"{got.silent} silent windows (peak below -60 dBFS) left out" in caplog.text
+    stricter = win.build_windows(files, _LevelTeacher(), EmbeddingCache(tmp_path / "c"), -40.0,
+                                 False)  # fmt: skip
+    assert stricter.of_file(1).size == 0 and stricter.silent == got.silent + 1
+    with pytest.raises(NossError, match="every window is silence") as info:
+        win.build_windows(files[1:], _LevelTeacher(), EmbeddingCache(tmp_path / "c"), -40.0, False)
+    assert "\n" not in str(info.value)
+
+
+def test_a_teacher_whose_targets_hang_on_a_few_windows_is_warned_about(tmp_path, caplog):
+    """Digital silence kept (null threshold) and a teacher that answers it far from the rest,
+    as YAMNet does: the 1 % farthest windows hold most of the variance, which is said."""
+    from noss_eval.cache import EmbeddingCache
+
+    class SilenceAverse(_LevelTeacher):
+        def embed(self, waveform):
+            peak = float(np.abs(waveform).max())
+            far = 100.0 if peak == 0 else 0.0
+            return np.array([[far + peak + 1e-3 * waveform[:200].sum(), 1.0]], np.float32)
+
+    files = []
+    for i in range(8):
+        _tone_then_silence(tmp_path / f"{i}.wav", 1.0 + 0.1 * i, 1.0, peak=0.1 + 0.1 * i)
+        files.append(tmp_path / f"{i}.wav")
+    with caplog.at_level("INFO", logger="noss_eval"):
+        kept = win.build_windows(files, SilenceAverse(), EmbeddingCache(tmp_path / "c"), None,
+                                 False)  # fmt: skip
+    assert win.outlier_share(kept.targets) > 0.5 and "farthest windows hold" in caplog.text
+    caplog.clear()
+    with caplog.at_level("INFO", logger="noss_eval"):
+        gated = win.build_windows(files, SilenceAverse(), EmbeddingCache(tmp_path / "d"), -60.0,
+                                  False)  # fmt: skip
+    assert win.outlier_share(gated.targets) < 0.2 and "farthest windows hold" not in caplog.text
+
+
+def test_outlier_share_known_answers():
+    one_far = np.zeros((200, 3))
+    one_far[:100, 0] = 1.0  # 100 windows at 0, 99 at 1, one at 50: the 2 farthest of 200
+    one_far[7, 0] = 50.0
+    d = (one_far[:, 0] - one_far[:, 0].mean()) ** 2
+    assert win.outlier_share(one_far) == pytest.approx(np.sort(d)[-2:].sum() / d.sum())
+    assert win.outlier_share(np.zeros((50, 4))) == 0.0
+    spread = np.random.RandomState(0).randn(5000, 16)
+    assert 0.01 < win.outlier_share(spread) < 0.05  # chi-square(16) tail: about 3 %
 
 
 def _row(name: str, sha: str, **knobs) -> ManifestRow:
@@ -232,3 +336,18 @@ def test_inputs_are_checked_before_any_work(tmp_path, capsys):
     assert main(_distill_args(tmp_path, empty)) == 2  # the teacher is checked on this file
     assert "a.wav" in capsys.readouterr().err
     assert not (tmp_path / "out").exists()
+
+
+def test_a_split_left_without_windows_by_the_silence_gate_is_a_one_line_error(tmp_path, capsys):
+    """Two files, one of them silence: whichever is held out, one side has no window left.
+    The error comes before any training and names the knob."""
+    audio = tmp_path / "audio"
+    audio.mkdir()
+    _tone_then_silence(audio / "a.wav", 1.5, 0.0)
+    _tone_then_silence(audio / "b.wav", 0.0, 1.5)
+    grid = tmp_path / "grid.yaml"
+    grid.write_text("students: {alpha: [0.25]}\n")
+    assert main(_distill_args(tmp_path, audio, grid)) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert "window is left once silence is taken out" in err[-1]
+    assert "data.silence_dbfs" in err[-1] and not (tmp_path / "out" / "manifest.csv").exists()

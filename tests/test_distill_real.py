@@ -12,12 +12,11 @@ import signal
 import subprocess
 import sys
 import time
-import zlib
 from pathlib import Path
 
 import numpy as np
 import pytest
-from real_layouts import fsdd_keyword_task
+from real_layouts import fsdd_as_voxceleb1, fsdd_keyword_task
 from testlib import SHARED, YAMNET, YAMNET_EMBEDDING, require_shared
 
 from noss_eval.cli import main
@@ -52,10 +51,10 @@ def grid_run(tmp_path_factory):
     root = tmp_path_factory.mktemp("distill")
     recordings = require_shared(SHARED / "data" / "fsdd" / "recordings")
     voices = require_shared(SHARED / "data" / "hedgewars-voices")
-    audio = root / "audio"  # a stable quarter of FSDD recordings 10-49: none is scored below
+    audio = root / "audio"  # FSDD recordings 10-49: none is scored below
     audio.mkdir()
     for f in sorted(recordings.glob("*.wav")):
-        if int(f.stem.split("_")[2]) >= 10 and zlib.crc32(f.name.encode()) % 4 == 0:
+        if int(f.stem.split("_")[2]) >= 10:
             (audio / f.name).symlink_to(f)
     (root / "grid.yaml").write_text(GRID)
     out = root / "out"
@@ -99,7 +98,8 @@ def test_kill_then_rerun_finishes_the_grid_without_retraining(grid_run):
 
 
 def test_every_student_beats_the_mean_teacher_vector(grid_run):
-    _, out, _, _, _ = grid_run
+    _, out, log, _, _ = grid_run
+    assert "silent windows (peak below -45 dBFS) left out" in log  # FSDD has silent tails
     for r in _rows(out / "manifest.csv"):
         assert float(r["heldout_r2"]) > 0, r  # better than predicting the mean teacher vector
         if r["quantize"] == "float32":
@@ -185,17 +185,24 @@ def test_score_time_and_explain_the_grid(grid_run, capsys):
     assert np.isfinite([float(r["latency_ms"]) for r in _rows(board) if r.get("latency_ms")]).all()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="not at CI scale (measured): the a0.25 avg student (held-out R2 0.38-0.52 overall, "
-    "-0.3 to -0.7 within FSDD) scores 18-18.5 % [12.5, 24.0] on digits against 32.0 % [25.5, 38.5] "
-    "at random init, paired delta -14.0 [-22.5, -5.0]; the teacher itself, YAMNet, scores "
-    "31.0 %, delta -1.0 [-11.5, 8.5]: it does not beat random init on this task either",
-)
-def test_distilled_student_beats_its_random_init_on_fsdd_digits(grid_run):
-    """FSDD digits (recordings 0-9, none distilled on), speaker-disjoint, scored by noss-eval's
-    probes: the trained student against the same architecture at random init, paired on the
-    same test clips; the whole 95 % paired bootstrap interval of the delta is above zero."""
+def _paired_rows(root: Path, embedder: list[str], untrained: Path, task: list[str], name: str):
+    """Score `embedder` against the random-init student as reference (same clips, paired)."""
+    board = root / f"{name}.csv"
+    assert main([*embedder, "--reference", str(untrained), "--reference-option",
+                 "frontend=noss-logmel", *task, "--cache-dir", str(root / "cache"),
+                 "--leaderboard", str(board), "--no-progress"]) == 0  # fmt: skip
+    rows = [r for r in _rows(board) if r.get("delta_ci_low")]
+    assert {r["probe"] for r in rows} == {"logistic", "lda", "best"}, _rows(board)
+    return rows
+
+
+def test_distilled_student_beats_its_random_init_on_speaker_id(grid_run):
+    """FSDD speaker id (recordings 0-9 of the 6 speakers, none distilled on, laid out as
+    VoxCeleb1: 120 test clips) scored by noss-eval's probes: the trained student against the
+    same architecture at random init, paired on the same test clips; for every probe family the
+    whole 95 % paired bootstrap interval of the delta is above zero. The teacher must clear the
+    same bar first, or the task would have nothing to distil. (On FSDD digits, speaker-disjoint,
+    YAMNet itself does not beat random init: 31.0 % against 32.0 %.)"""
     from noss_eval.distill import export
     from noss_eval.distill.grid import load_grid
     from noss_eval.distill.students import build_student
@@ -207,14 +214,12 @@ def test_distilled_student_beats_its_random_init_on_fsdd_digits(grid_run):
     model = build_student(arch, 1024, grid.seed, grid.training.bn_momentum)
     untrained.write_bytes(export.to_tflite(model, "float32", False))
     recordings = require_shared(SHARED / "data" / "fsdd" / "recordings")
-    digits = fsdd_keyword_task(recordings, root / "digits", per_digit=DIGIT_TAKES)
-    board = root / "trained-vs-random.csv"
-    assert main(["--embedder", str(out / "students" / f"{FIRST}-f32.tflite"),
-                 "--embedder-option", "frontend=noss-logmel", "--reference", str(untrained),
-                 "--reference-option", "frontend=noss-logmel", "--task-file", str(digits),
-                 "--cache-dir", str(root / "cache"), "--leaderboard", str(board),
-                 "--no-progress"]) == 0  # fmt: skip
-    rows = [r for r in _rows(board) if r.get("delta_ci_low")]
-    assert rows, _rows(board)
-    for r in rows:
-        assert float(r["delta_ci_low"]) > 0, (r["probe"], r["headline_score"], r["delta"], r)
+    fsdd_as_voxceleb1(recordings, root / "speakers" / "voxceleb1", per_digit=DIGIT_TAKES)
+    task = ["--data-dir", str(root / "speakers"), "--tasks", "voxceleb1"]
+    student = ["--embedder", str(out / "students" / f"{FIRST}-f32.tflite"),
+               "--embedder-option", "frontend=noss-logmel"]  # fmt: skip
+    teacher = ["--embedder", str(require_shared(YAMNET)),
+               "--embedder-option", f"output={YAMNET_EMBEDDING}"]  # fmt: skip
+    for who, embedder in (("teacher", teacher), ("student", student)):
+        for r in _paired_rows(root, embedder, untrained, task, who):
+            assert float(r["delta_ci_low"]) > 0, (who, r["probe"], r["headline_score"], r)

@@ -58,6 +58,7 @@ class _Exports:
     held_files: np.ndarray  # [n_files] bool
     train_x: np.ndarray  # the training windows (int8 calibration)
     check_audio: list[np.ndarray]  # held-out files where TFLite meets Keras and teacher
+    check_windows: list[np.ndarray]  # per file: the windows with a target (not silence)
     check_targets: np.ndarray
     teacher_fp: str
     dim: int
@@ -156,8 +157,15 @@ def distill(config: DistillConfig) -> list[dict[str, str]]:
         log.info("every student of %s is in %s", config.grid, manifest_path)
         return man.read_manifest(manifest_path)
     _log_device()
-    windows = win.build_windows(files, teacher, EmbeddingCache(config.cache_dir), config.progress)
+    cache = EmbeddingCache(config.cache_dir)
+    windows = win.build_windows(files, teacher, cache, grid.data.silence_dbfs, config.progress)
     held = held_files[windows.file_index]
+    if not held.any() or held.all():
+        what = "held-out" if not held.any() else "training"
+        raise NossError(
+            f"--audio: no {what} window is left once silence is taken out; "
+            "give more audio or lower data.silence_dbfs in the grid file"
+        )
     with atomic_writer(config.out / "heldout.txt") as fh:
         fh.write("".join(f"{files[i]}\n" for i in np.flatnonzero(held_files)))
     data = (*windows.subset(~held), *windows.subset(held))
@@ -174,8 +182,8 @@ def distill(config: DistillConfig) -> list[dict[str, str]]:
     checked = np.flatnonzero(held_files)[:AGREEMENT_FILES]
     exports = _Exports(
         config, grid, files, held_files, data[0],
-        [load_audio(files[i], win.RATE) for i in checked], _targets_of(windows, checked),
-        teacher_fp, dim,
+        [load_audio(files[i], win.RATE) for i in checked], [windows.of_file(i) for i in checked],
+        _targets_of(windows, checked), teacher_fp, dim,
     )  # fmt: skip
     try:
         for arch in archs:
@@ -237,7 +245,9 @@ def _export(student: grid_mod.Student, model, result, run: _Exports) -> man.Mani
     from noss_eval.embedders.tflite import TFLiteEmbedder
 
     lite = TFLiteEmbedder(path, frontend=None if student.frontend else "noss-logmel", threads=1)
-    lite_out = np.concatenate([lite.embed(x) for x in check_audio])
+    lite_out = np.concatenate(
+        [lite.embed(x)[kept] for x, kept in zip(check_audio, run.check_windows, strict=True)]
+    )  # the windows that have targets (silence has none)
     options = "" if student.frontend else "frontend=noss-logmel"
     return man.ManifestRow(
         student=student.name,

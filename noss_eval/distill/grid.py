@@ -3,6 +3,7 @@
 ```yaml
 seed: 0
 data: {holdout: 0.1, max_files: 600}         # held-out fraction (by file); optional file cap
+                                             # silence_dbfs: -45 (default; null keeps silence)
 training: {epochs: 8, batch_size: 64, learning_rate: 0.001, patience: 2}
 students:                                    # each key a list; the grid is their product
   size: [small, large]                       # MobileNetV3Small / MobileNetV3Large
@@ -95,6 +96,7 @@ class Training:
 class Data:
     holdout: float = 0.1
     max_files: int | None = None
+    silence_dbfs: float | None = -45.0  # windows peaking below it are left out; null: none
 
 
 @dataclass(frozen=True)
@@ -143,10 +145,12 @@ def _section(path: Path, raw: dict, name: str, cls: type) -> Any:
         "alpha_decrement": (float, 1e-6, 1.0),
         "holdout": (float, 0.01, 0.5),
         "max_files": (int, 2, 10**9),
+        "silence_dbfs": (float, -200.0, 0.0),
     }
     values = {}
     for key, value in given.items():
-        if key == "max_files" and value is None:
+        if key in ("max_files", "silence_dbfs") and value is None:
+            values[key] = None
             continue
         kind, low, high = limits[key]
         values[key] = _number(path, f"{name}.{key}", value, kind, low, high)

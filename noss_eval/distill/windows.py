@@ -8,6 +8,15 @@ and its `[frames, dim]` output is time-averaged by the extraction engine. Target
 once through `noss_eval.extract` and cached under the teacher's fingerprint: each window is a
 `Clip` whose id is the file's absolute path plus `#w`, and whose cache key includes the file's
 size and mtime, so a re-run (or a killed run) recomputes nothing that is already there.
+
+Silent windows (peak below the grid's `data.silence_dbfs`, -45 dBFS by default) are left out
+before the teacher runs: a teacher's answer to silence can lie far from everything else. YAMNet's
+embedding of a window of digital silence, or of one peaking below about -47 dBFS, is ~500x
+farther from the mean (squared distance) than a typical window's: on FSDD + Hedgewars 1 % of the
+windows held 69 % of the targets' variance. Under MSE the students spent themselves on those
+windows and scored below their own random init on FSDD speaker id (64 % against 76 %); without
+them, 92 %. Speech at any usable level peaks far above -45 dBFS. A teacher with another such
+cliff is caught by `outlier_share`, which `build_windows` reports.
 """
 
 from __future__ import annotations
@@ -36,21 +45,29 @@ WINDOW_SAMPLES = (NOSS_LOGMEL.frames_per_window - 1) * NOSS_LOGMEL.frame_step + 
     NOSS_LOGMEL.frame_length
 )  # 15600: 0.975 s
 CACHE_NAMESPACE = "distill-windows-v1"  # bump when the window definition changes
+OUTLIER_SHARE = 0.2  # warn when the 1 % farthest targets hold more of their variance than this
 
 
 @dataclass
 class Windows:
-    """Every window of the files that could be read: inputs `[n, 96, 64, 1]`, targets
-    `[n, dim]`, and the index of the file each window came from."""
+    """Every window of the files that could be read that is not silence: inputs
+    `[n, 96, 64, 1]`, targets `[n, dim]`, the index of the file each window came from and its
+    window number in that file; and how many windows were left out as silence."""
 
     files: list[Path]
     inputs: np.ndarray
     targets: np.ndarray
     file_index: np.ndarray
+    window_index: np.ndarray
     failed: list[str]
+    silent: int = 0
 
     def subset(self, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         return self.inputs[mask], self.targets[mask]
+
+    def of_file(self, i: int) -> np.ndarray:
+        """The window numbers kept from file `i`, in order."""
+        return self.window_index[self.file_index == i]
 
 
 def list_audio(dirs: Sequence[Path]) -> list[Path]:
@@ -106,6 +123,24 @@ def window_audio(waveform: np.ndarray, w: int) -> np.ndarray:
     return x[w * HOP_SAMPLES : w * HOP_SAMPLES + WINDOW_SAMPLES]
 
 
+def window_peaks_dbfs(waveform: np.ndarray, n_windows: int) -> np.ndarray:
+    """Peak level (dBFS, -inf for digital silence) of each window's 0.975 s of audio."""
+    x = np.abs(padded(waveform))
+    peaks = np.array([x[w * HOP_SAMPLES : w * HOP_SAMPLES + WINDOW_SAMPLES].max()
+                      for w in range(n_windows)])  # fmt: skip
+    with np.errstate(divide="ignore"):
+        return 20 * np.log10(peaks)
+
+
+def outlier_share(targets: np.ndarray) -> float:
+    """The share of the targets' total variance (sum of squared distances to their mean) held
+    by the 1 % of windows farthest from the mean: about 0.01-0.05 for well-spread targets."""
+    distance = np.sum((targets - targets.mean(axis=0)) ** 2, axis=1)
+    top = np.sort(distance)[::-1][: max(1, len(distance) // 100)]
+    total = float(distance.sum())
+    return float(top.sum()) / total if total > 0 else 0.0
+
+
 def window_stream(clips: Sequence[Clip], rate: int) -> Iterator[tuple[Clip, Decoded]]:
     """The engine's audio stream for window clips: each file decoded once (clips of one file
     are consecutive), the window cut at 16 kHz and resampled to the teacher's `rate`."""
@@ -124,38 +159,59 @@ def window_stream(clips: Sequence[Clip], rate: int) -> Iterator[tuple[Clip, Deco
         yield clip, resample(window_audio(audio, w), RATE, rate)
 
 
-def student_inputs(files: list[Path], progress: bool) -> tuple[list, list[str]]:
-    """Per file: its log-mel windows `[F, 96, 64, 1]` (or None if unreadable); and the errors."""
+def student_inputs(
+    files: list[Path], silence_dbfs: float | None, progress: bool
+) -> tuple[list, list, list[str]]:
+    """Per file: its log-mel windows `[F, 96, 64, 1]` and the numbers of those that are not
+    silence (or None, None if unreadable); and the errors."""
     from noss_eval.progress import track
 
-    out, failed = [], []
+    inputs, loud, failed = [], [], []
     for path in track(files, len(files), "distill: log-mel", "file", progress):
         try:
-            out.append(log_mel_windows(load_audio(path, RATE)))
+            audio = load_audio(path, RATE)
         except AudioError as exc:
             log.warning("unreadable audio skipped: %s", exc)
             failed.append(str(exc))
-            out.append(None)
-    return out, failed
+            inputs.append(None)
+            loud.append(None)
+            continue
+        wins = log_mel_windows(audio)
+        inputs.append(wins)
+        keep = np.arange(len(wins))
+        if silence_dbfs is not None:
+            keep = keep[window_peaks_dbfs(audio, len(wins)) >= silence_dbfs]
+        loud.append(keep)
+    return inputs, loud, failed
 
 
 def build_windows(
     files: list[Path],
     teacher: Embedder,
     cache: EmbeddingCache,
+    silence_dbfs: float | None,
     progress: bool = True,
     flush_seconds: float = 30.0,
 ) -> Windows:
-    """Student inputs and teacher targets for every window of `files`."""
-    per_file, failed = student_inputs(files, progress)
+    """Student inputs and teacher targets for every window of `files` whose peak reaches
+    `silence_dbfs` (None: every window)."""
+    per_file, loud, failed = student_inputs(files, silence_dbfs, progress)
+    if all(wins is None for wins in per_file):
+        raise NossError("--audio: no file could be read")
     clips = [
         Clip(f"{path}#{w}", path, "", "all")
-        for path, wins in zip(files, per_file, strict=True)
-        if wins is not None
-        for w in range(len(wins))
+        for path, keep in zip(files, loud, strict=True)
+        if keep is not None
+        for w in keep
     ]
+    silent = sum(len(wins) for wins in per_file if wins is not None) - len(clips)
+    if silent:
+        log.info("distill: %d silent windows (peak below %g dBFS) left out", silent, silence_dbfs)
     if not clips:
-        raise NossError("--audio: no file could be read")
+        raise NossError(
+            f"--audio: every window is silence (peak below {silence_dbfs:g} dBFS); "
+            "give louder audio or lower data.silence_dbfs in the grid file"
+        )
     ex = extract(
         teacher,
         CACHE_NAMESPACE,
@@ -174,18 +230,28 @@ def build_windows(
         ex.computed,
     )
     targets = dict(zip((c.clip_id for c in ex.clips), ex.embeddings, strict=True))
-    inputs, tgt, index = [], [], []
-    for i, (path, wins) in enumerate(zip(files, per_file, strict=True)):
-        for w in range(0 if wins is None else len(wins)):
+    inputs, tgt, index, number = [], [], [], []
+    for i, (path, wins, keep) in enumerate(zip(files, per_file, loud, strict=True)):
+        for w in () if keep is None else keep:
             vector = targets.get(f"{path}#{w}")
             if vector is not None:
                 inputs.append(wins[w])
                 tgt.append(vector)
                 index.append(i)
+                number.append(w)
+    share = outlier_share(np.stack(tgt))
+    if share > OUTLIER_SHARE:
+        log.warning(
+            "teacher targets: the 1 %% farthest windows hold %.0f %% of their variance, so they "
+            "dominate the students' MSE; if they are quiet windows, raise data.silence_dbfs",
+            100 * share,
+        )
     return Windows(
         files,
         np.stack(inputs).astype(np.float32),
         np.stack(tgt).astype(np.float32),
         np.asarray(index),
+        np.asarray(number),
         failed + [msg for _, msg in ex.failed],
+        silent,
     )
