@@ -14,9 +14,9 @@ before the teacher runs: a teacher's answer to silence can lie far from everythi
 embedding of a window of digital silence, or of one peaking below about -47 dBFS, is ~500x
 farther from the mean (squared distance) than a typical window's: on FSDD + Hedgewars 1 % of the
 windows held 69 % of the targets' variance. Under MSE the students spent themselves on those
-windows and scored below their own random init on FSDD speaker id (64 % against 76 %); without
-them, 92 %. Speech at any usable level peaks far above -45 dBFS. A teacher with another such
-cliff is caught by `outlier_share`, which `build_windows` reports.
+windows: on FSDD speaker id an a0.25 student scored 73 % with them and 92 % without (same audio
+and seed; 76 % at random init). Speech at any usable level peaks far above -45 dBFS. A teacher
+with another such cliff is caught by `outlier_share`, which `build_windows` reports.
 """
 
 from __future__ import annotations
