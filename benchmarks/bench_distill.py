@@ -12,7 +12,8 @@ FSDD recordings 10-49, by crc32 of the name, plus the Hedgewars voices), a grid 
 2 poolings x a 256-d bottleneck plain or compressed to rank 32 x float32/int8 (16 students, 8
 trainings), each scored on FSDD speaker id and digits (recordings
 0-9, never distilled on) against YAMNet as the paired reference, timed with `noss-eval latency`,
-then `noss-eval frontier --explain`. Prints markdown; the figures go to --figure.
+then `noss-eval frontier --explain`; each uncompressed architecture at random init is scored
+alike, as the bar distillation has to clear. Prints markdown; the figures go to --figure.
 """
 
 from __future__ import annotations
@@ -125,12 +126,14 @@ def frontier(args) -> None:
               "voxceleb1,fsdd_digits", "--task-file", str(digits), "--reference", str(YAMNET),
               "--reference-option", f"output={YAMNET_EMBEDDING}", "--cache-dir", cache,
               "--leaderboard", board, "--no-progress"])  # fmt: skip
+        randoms = _random_inits(root, digits, cache)
         _cli(["latency", "--embedders-from", manifest, "--runs", "20", "--leaderboard", board])
         text = _cli(["frontier", board, "--out", str(args.figure), "--explain"])
         rows = list(csv.DictReader(open(manifest)))
         scores = {
             (r["embedder_sha256"], r["task"]): r
-            for r in csv.DictReader(open(board))
+            for b in (board, randoms[0])
+            for r in csv.DictReader(open(b))
             if r["probe"] == "best"
         }
     print(
@@ -147,14 +150,15 @@ def frontier(args) -> None:
         "| student | params | TFLite KB | held-out R2 | speaker id % (delta) | digits % (delta) |"
     )
     print("|---|---|---|---|---|---|")
-    for r in rows:
+    for r in [*rows, *randoms[1]]:
         cells = []
         for task in ("voxceleb1", "fsdd_digits"):
             s = scores.get((r["tflite_sha256"], task), {})
             cells.append(f"{s.get('headline_score', '?')} ({s.get('delta', '?')})")
+        r2 = f"{float(r['heldout_r2']):.3f}" if r["heldout_r2"] else "-"
         print(
             f"| {r['student']} | {int(r['params']):,} | {int(r['tflite_bytes']) / 1024:.0f} "
-            f"| {float(r['heldout_r2']):.3f} | {cells[0]} | {cells[1]} |"
+            f"| {r2} | {cells[0]} | {cells[1]} |"
         )
     print()
     name = Path(args.figure).name
@@ -166,6 +170,34 @@ def frontier(args) -> None:
     print()
     print(_markdown(text))
     print()
+
+
+def _random_inits(root: Path, digits: Path, cache: str) -> tuple[str, list[dict[str, str]]]:
+    """Each uncompressed architecture of the grid at random init (its seed, exported as its
+    students are), scored like them: what distillation has to beat. Returns the board and a
+    manifest-like row per model."""
+    from noss_eval.distill import export
+    from noss_eval.distill.grid import load_grid
+    from noss_eval.distill.students import build_student
+    from noss_eval.embedder import sha256_file
+
+    grid = load_grid(root / "grid.yaml")
+    rows, specs = [], []
+    for arch in (a for a in grid.architectures if not a.compression):
+        path = root / "random-init" / f"{arch.name}-random-init.tflite"
+        path.parent.mkdir(exist_ok=True)
+        model = export.embedding_model(build_student(arch, 1024, grid.seed))
+        path.write_bytes(export.to_tflite(model, "float32", False))
+        specs += ["--embedder", str(path)]
+        rows.append({"student": path.stem, "params": str(export.exported_parameters(model)),
+                     "tflite_bytes": str(path.stat().st_size), "heldout_r2": "",
+                     "tflite_sha256": sha256_file(path)})  # fmt: skip
+    board = str(root / "random-init.csv")
+    _cli([*specs, "--embedder-option", "frontend=noss-logmel", "--data-dir", str(root / "data"),
+          "--tasks", "voxceleb1,fsdd_digits", "--task-file", str(digits), "--reference",
+          str(YAMNET), "--reference-option", f"output={YAMNET_EMBEDDING}", "--cache-dir", cache,
+          "--leaderboard", board, "--no-progress"])  # fmt: skip
+    return board, rows
 
 
 def _markdown(text: str) -> str:
