@@ -8,10 +8,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import soundfile as sf
 
 from noss_eval.cli import main
 from noss_eval.distill import windows as win
-from noss_eval.distill.command import resolve_grid
+from noss_eval.distill.command import kept_rows, resolve_grid
 from noss_eval.distill.grid import load_grid
 from noss_eval.distill.manifest import ManifestRow, manifest_embedders, read_manifest, upsert
 from noss_eval.errors import NossError
@@ -98,8 +99,6 @@ def test_held_out_count_is_the_rounded_fraction_and_never_every_file():
 def test_each_windows_teacher_target_is_made_from_that_windows_audio(tmp_path):
     """Window w's target is the teacher's output on samples [2720 w, 2720 w + 15600) of its
     file (zero-padded to 1 s when shorter); here the teacher returns (first, last, length)."""
-    import soundfile as sf
-
     from noss_eval.cache import EmbeddingCache
 
     class Teacher:
@@ -142,25 +141,27 @@ class _LevelTeacher:
         return np.array([[20 * np.log10(peak), waveform.size]], np.float32)
 
 
-def _tone_then_silence(path: Path, loud_s: float, silent_s: float, peak: float = 0.5) -> np.ndarray:
-    import soundfile as sf
-
+def _tone_then_silence(
+    path: Path, loud_s: float, silent_s: float, peak: float = 0.5, lead_s: float = 0.0
+) -> np.ndarray:
+    """`lead_s` of digital silence, a 440 Hz tone of `loud_s`, then `silent_s` of silence."""
     t = np.arange(int(16000 * loud_s)) / 16000
-    x = np.concatenate([peak * np.sin(2 * np.pi * 440 * t), np.zeros(int(16000 * silent_s))])
+    tone = peak * np.sin(2 * np.pi * 440 * t)
+    x = np.concatenate([np.zeros(int(16000 * lead_s)), tone, np.zeros(int(16000 * silent_s))])
     sf.write(str(path), x.astype(np.float32), 16000, subtype="FLOAT")
     return x.astype(np.float32)
 
 
 def test_window_peaks_are_each_windows_own_peak_in_dbfs():
+    """Window w is samples [2720 w, 2720 w + 15600): a sample at 2720 + 15600 is just past
+    window 1 and inside windows 2-6; one at 2720 * 3 + 15599 is window 3's last (and in 4-6)."""
     x = np.zeros(16000 * 2, np.float32)
-    x[100], x[2720 * 3 + 15599], x[2720 * 6] = 0.5, -0.25, 1.0  # windows 0; 1-3; 6
+    x[100], x[2720 + 15600], x[2720 * 3 + 15599] = 0.5, 0.125, -0.25
     n = len(log_mel_windows(x))
     got = win.window_peaks_dbfs(x, n)
-    want = [20 * np.log10(max([abs(v) for i, v in enumerate(x) if v and
-                               2720 * w <= i < 2720 * w + 15600], default=0) or 1e-300)
-            for w in range(n)]  # fmt: skip
-    assert n == 7 and got[0] == pytest.approx(20 * np.log10(0.5))
-    np.testing.assert_allclose(got, want, rtol=1e-6)
+    db = 20 * np.log10([0.5, 0.125, 0.25])
+    assert n == 7
+    np.testing.assert_allclose(got, [db[0], -np.inf, db[1], db[2], db[2], db[2], db[2]], rtol=1e-6)
     assert win.window_peaks_dbfs(np.zeros(400, np.float32), 1)[0] == -np.inf  # padded, silent
 
 
@@ -171,7 +172,8 @@ def test_silent_windows_are_left_out_before_the_teacher_runs(tmp_path, caplog):
 
     x = _tone_then_silence(tmp_path / "a.wav", 1.0, 1.0)
     _tone_then_silence(tmp_path / "quiet.wav", 1.0, 0.0, peak=0.002)  # -54 dBFS
-    files = [tmp_path / "a.wav", tmp_path / "quiet.wav"]
+    late = _tone_then_silence(tmp_path / "late.wav", 1.5, 0.0, lead_s=1.0)  # silence first
+    files = [tmp_path / "a.wav", tmp_path / "quiet.wav", tmp_path / "late.wav"]
     peaks = win.window_peaks_dbfs(x, len(log_mel_windows(x)))
     teacher = _LevelTeacher()
     with caplog.at_level("INFO", logger="noss_eval"):
@@ -180,15 +182,26 @@ def test_silent_windows_are_left_out_before_the_teacher_runs(tmp_path, caplog):
     assert 0 < len(loud) < len(peaks)  # the tail windows are silent, the first are not
     np.testing.assert_array_equal(got.of_file(0), loud)
     np.testing.assert_array_equal(got.of_file(1), [0])  # quiet, not silent, at -60
-    assert got.silent == len(peaks) - len(loud) and teacher.calls == len(loud) + 1
-    np.testing.assert_allclose(got.targets[: len(loud), 0], peaks[loud], atol=1e-4)
-    np.testing.assert_allclose(got.inputs[: len(loud)], log_mel_windows(x)[loud], atol=1e-5)
+    late_peaks = win.window_peaks_dbfs(late, len(log_mel_windows(late)))
+    heard = np.flatnonzero(late_peaks >= -60)
+    assert heard[0] > 0  # its first windows are silent, the rest kept under their own numbers
+    np.testing.assert_array_equal(got.of_file(2), heard)
+    silent = len(peaks) - len(loud) + len(late_peaks) - len(heard)
+    assert got.silent == silent and teacher.calls == len(loud) + 1 + len(heard)
+    for i, audio, kept in ((0, x, loud), (2, late, heard)):
+        mine = got.file_index == i
+        np.testing.assert_allclose(got.targets[mine, 0], win.window_peaks_dbfs(
+            audio, len(log_mel_windows(audio)))[kept], atol=1e-4)  # fmt: skip
+        np.testing.assert_allclose(got.inputs[mine], log_mel_windows(audio)[kept], atol=1e-5)
     assert f"{got.silent} silent windows (peak below -60 dBFS) left out" in caplog.text
     stricter = win.build_windows(files, _LevelTeacher(), EmbeddingCache(tmp_path / "c"), -40.0,
                                  False)  # fmt: skip
     assert stricter.of_file(1).size == 0 and stricter.silent == got.silent + 1
+    exact = win.build_windows(files[:1], _LevelTeacher(), EmbeddingCache(tmp_path / "c"),
+                              float(peaks[0]), False)  # fmt: skip
+    assert 0 in exact.of_file(0)  # a window peaking exactly at the threshold is kept
     with pytest.raises(NossError, match="every window is silence") as info:
-        win.build_windows(files[1:], _LevelTeacher(), EmbeddingCache(tmp_path / "c"), -40.0, False)
+        win.build_windows(files[1:2], _LevelTeacher(), EmbeddingCache(tmp_path / "c"), -40.0, False)
     assert "\n" not in str(info.value)
 
 
@@ -204,20 +217,38 @@ def test_a_teacher_whose_targets_hang_on_a_few_windows_is_warned_about(tmp_path,
             return np.array([[far + peak + 1e-3 * waveform[:200].sum(), 1.0]], np.float32)
 
     files = []
-    for i in range(8):
-        _tone_then_silence(tmp_path / f"{i}.wav", 1.0 + 0.1 * i, 1.0, peak=0.1 + 0.1 * i)
+    for i in range(12):  # 4 s of tone each; two files end in 1.2 s of digital silence
+        _tone_then_silence(tmp_path / f"{i}.wav", 4.0, 1.2 if i < 2 else 0.0, peak=0.05 * (i + 1))
         files.append(tmp_path / f"{i}.wav")
     with caplog.at_level("INFO", logger="noss_eval"):
         kept = win.build_windows(files, SilenceAverse(), EmbeddingCache(tmp_path / "c"), None,
                                  False)  # fmt: skip
-    silent = kept.targets[:, 0] >= 1000
-    assert silent.sum() == 2  # of 69 windows: the farthest (1 % = 1 window) holds half the sum
-    assert win.outlier_share(kept.targets) > 0.45 and "farthest windows hold" in caplog.text
+    silent = int((kept.targets[:, 0] >= 1000).sum())
+    assert len(kept.targets) >= win.OUTLIER_MIN_WINDOWS and 0 < silent <= len(kept.targets) // 100
+    assert win.outlier_share(kept.targets) > 0.9 and "farthest windows hold" in caplog.text
     caplog.clear()
     with caplog.at_level("INFO", logger="noss_eval"):
         gated = win.build_windows(files, SilenceAverse(), EmbeddingCache(tmp_path / "d"), -60.0,
                                   False)  # fmt: skip
     assert win.outlier_share(gated.targets) < 0.2 and "farthest windows hold" not in caplog.text
+
+
+def test_the_outlier_warning_threshold_and_its_minimum_of_windows():
+    """1 % of n windows at distance D, the rest spread: the warning speaks above a 20 % share
+    and only from 200 windows on (below, "1 %" is a window or two)."""
+
+    def targets(n, share):  # the farthest n // 100 hold `share` of the total, exactly
+        k, rest = n // 100, np.zeros((n, 2))
+        rest[: n - k : 2, 0], rest[1 : n - k : 2, 0] = 1.0, -1.0  # spread, mean 0
+        far = np.sqrt(share / (1 - share) * (n - k) / k)
+        rest[n - k :, 1] = np.where(np.arange(k) % 2, far, -far)  # mean stays 0
+        return rest
+
+    assert win.outlier_share(targets(400, 0.19)) == pytest.approx(0.19)
+    assert win.outlier_warning(targets(400, 0.19)) is None
+    assert "hold 21 %" in win.outlier_warning(targets(400, 0.21))
+    assert win.outlier_warning(targets(199, 0.9)) is None
+    assert win.outlier_warning(targets(200, 0.9)) is not None
 
 
 def test_outlier_share_known_answers():
@@ -341,15 +372,35 @@ def test_inputs_are_checked_before_any_work(tmp_path, capsys):
 
 
 def test_a_split_left_without_windows_by_the_silence_gate_is_a_one_line_error(tmp_path, capsys):
-    """Two files, one of them silence: whichever is held out, one side has no window left.
-    The error comes before any training and names the knob."""
+    """Two files, one of them silence: held out or not, one side has no window left. The error
+    comes before any training, names the knob and the grid file, and leaves no run.json, so
+    the same --out takes the lowered threshold the error suggests."""
     audio = tmp_path / "audio"
     audio.mkdir()
     _tone_then_silence(audio / "a.wav", 1.5, 0.0)
-    _tone_then_silence(audio / "b.wav", 0.0, 1.5)
+    _tone_then_silence(audio / "b.wav", 0.0, 1.5)  # sorted second
+    seeds = {bool(win.split_files(2, 0.1, seed)[1]): seed for seed in range(20)}
+    for silent_held, what in ((True, "held-out"), (False, "training")):
+        grid = tmp_path / f"{what}.yaml"
+        grid.write_text(f"seed: {seeds[silent_held]}\nstudents: {{alpha: [0.25]}}\n")
+        assert main(_distill_args(tmp_path, audio, grid)) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert f"no {what} window is left once silence is taken out" in err[-1], err
+        assert "data.silence_dbfs" in err[-1] and str(grid) in err[-1]
+        assert not (tmp_path / "out" / "run.json").exists()
+
+
+def test_kept_rows_take_each_files_own_kept_windows():
+    a, b = np.arange(10).reshape(5, 2), 100 + np.arange(6).reshape(3, 2)
+    got = kept_rows([a, b], [np.array([2, 4]), np.array([0, 1])])
+    np.testing.assert_array_equal(got, [[4, 5], [8, 9], [100, 101], [102, 103]])
+
+
+def test_silence_threshold_defaults_to_minus_45_and_null_keeps_every_window(tmp_path):
     grid = tmp_path / "grid.yaml"
-    grid.write_text("students: {alpha: [0.25]}\n")
-    assert main(_distill_args(tmp_path, audio, grid)) == 2
-    err = capsys.readouterr().err.strip().splitlines()
-    assert "window is left once silence is taken out" in err[-1]
-    assert "data.silence_dbfs" in err[-1] and not (tmp_path / "out" / "manifest.csv").exists()
+    grid.write_text("students: {alpha: [0.5]}\n")
+    assert load_grid(grid).data.silence_dbfs == -45.0
+    grid.write_text("data: {silence_dbfs: null}\nstudents: {alpha: [0.5]}\n")
+    assert load_grid(grid).data.silence_dbfs is None
+    grid.write_text("data: {silence_dbfs: -60}\nstudents: {alpha: [0.5]}\n")
+    assert load_grid(grid).data.silence_dbfs == -60.0

@@ -120,6 +120,7 @@ def run_identity(files: list[Path], held: np.ndarray, teacher_fp: str, grid: gri
 
 
 def check_identity(out: Path, identity: dict) -> None:
+    """Refuse an --out folder whose run.json records other inputs (students are never mixed)."""
     path = out / "run.json"
     if path.is_file():
         before = json.loads(path.read_text())
@@ -129,7 +130,12 @@ def check_identity(out: Path, identity: dict) -> None:
                 f"--out: {out} holds students distilled from other inputs ({changed[0]} "
                 f"differs: see {path}); give a new --out or remove that folder"
             )
-    else:
+
+
+def record_identity(out: Path, identity: dict) -> None:
+    """Write run.json once the inputs have passed every check (a refused run leaves none)."""
+    path = out / "run.json"
+    if not path.is_file():
         out.mkdir(parents=True, exist_ok=True)
         atomic_write_text(path, json.dumps(identity, indent=1))
 
@@ -164,8 +170,9 @@ def distill(config: DistillConfig) -> list[dict[str, str]]:
         what = "held-out" if not held.any() else "training"
         raise NossError(
             f"--audio: no {what} window is left once silence is taken out; "
-            "give more audio or lower data.silence_dbfs in the grid file"
+            f"give more audio or lower data.silence_dbfs in {config.grid}"
         )
+    record_identity(config.out, identity)
     with atomic_writer(config.out / "heldout.txt") as fh:
         fh.write("".join(f"{files[i]}\n" for i in np.flatnonzero(held_files)))
     data = (*windows.subset(~held), *windows.subset(held))
@@ -221,6 +228,11 @@ def _log_device() -> None:
     log.info("distill: training on %s", f"{len(gpus)} GPU(s)" if gpus else "the CPU (no GPU found)")
 
 
+def kept_rows(per_file: list[np.ndarray], kept: list[np.ndarray]) -> np.ndarray:
+    """Each file's outputs for its kept windows (those with a target: silence has none)."""
+    return np.concatenate([out[k] for out, k in zip(per_file, kept, strict=True)])
+
+
 def _targets_of(windows: win.Windows, file_ids: np.ndarray) -> np.ndarray:
     return np.concatenate([windows.targets[windows.file_index == i] for i in file_ids])
 
@@ -245,9 +257,7 @@ def _export(student: grid_mod.Student, model, result, run: _Exports) -> man.Mani
     from noss_eval.embedders.tflite import TFLiteEmbedder
 
     lite = TFLiteEmbedder(path, frontend=None if student.frontend else "noss-logmel", threads=1)
-    lite_out = np.concatenate(
-        [lite.embed(x)[kept] for x, kept in zip(check_audio, run.check_windows, strict=True)]
-    )  # the windows that have targets (silence has none)
+    lite_out = kept_rows([lite.embed(x) for x in check_audio], run.check_windows)
     options = "" if student.frontend else "frontend=noss-logmel"
     return man.ManifestRow(
         student=student.name,

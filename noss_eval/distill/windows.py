@@ -1,5 +1,5 @@
 """Audio folders -> NOSS windows: the student's input (96x64 log-mel) and the teacher's target
-(its embedding of the same 0.975 s of audio), both for every window of every file.
+(its embedding of the same 0.975 s of audio), both for every window of every file but silence.
 
 Window `w` of a file covers log-mel frames `[17 w, 17 w + 96)` of `noss_eval.frontend`, i.e.
 audio samples `[2720 w, 2720 w + 15600)` at 16 kHz (files shorter than 1 s are zero-padded to
@@ -46,6 +46,7 @@ WINDOW_SAMPLES = (NOSS_LOGMEL.frames_per_window - 1) * NOSS_LOGMEL.frame_step + 
 )  # 15600: 0.975 s
 CACHE_NAMESPACE = "distill-windows-v1"  # bump when the window definition changes
 OUTLIER_SHARE = 0.2  # warn when the 1 % farthest targets hold more of their variance than this
+OUTLIER_MIN_WINDOWS = 200  # below this "1 %" is one or two windows: the share says nothing
 
 
 @dataclass
@@ -139,6 +140,20 @@ def outlier_share(targets: np.ndarray) -> float:
     top = np.sort(distance)[::-1][: max(1, len(distance) // 100)]
     total = float(distance.sum())
     return float(top.sum()) / total if total > 0 else 0.0
+
+
+def outlier_warning(targets: np.ndarray) -> str | None:
+    """What to tell the user when a few windows' targets hold most of the variance."""
+    if len(targets) < OUTLIER_MIN_WINDOWS:
+        return None
+    share = outlier_share(targets)
+    if share <= OUTLIER_SHARE:
+        return None
+    return (
+        f"teacher targets: the 1 % farthest windows hold {100 * share:.0f} % of their "
+        "variance, so they dominate the students' MSE; if they are quiet windows, set or "
+        "raise data.silence_dbfs in the grid file"
+    )
 
 
 def window_stream(clips: Sequence[Clip], rate: int) -> Iterator[tuple[Clip, Decoded]]:
@@ -239,13 +254,9 @@ def build_windows(
                 tgt.append(vector)
                 index.append(i)
                 number.append(w)
-    share = outlier_share(np.stack(tgt))
-    if share > OUTLIER_SHARE:
-        log.warning(
-            "teacher targets: the 1 %% farthest windows hold %.0f %% of their variance, so they "
-            "dominate the students' MSE; if they are quiet windows, raise data.silence_dbfs",
-            100 * share,
-        )
+    warning = outlier_warning(np.stack(tgt))
+    if warning:
+        log.warning("%s", warning)
     return Windows(
         files,
         np.stack(inputs).astype(np.float32),
