@@ -404,3 +404,24 @@ def test_silence_threshold_defaults_to_minus_45_and_null_keeps_every_window(tmp_
     assert load_grid(grid).data.silence_dbfs is None
     grid.write_text("data: {silence_dbfs: -60}\nstudents: {alpha: [0.5]}\n")
     assert load_grid(grid).data.silence_dbfs == -60.0
+
+
+def test_an_out_folder_distilled_from_other_inputs_is_refused(tmp_path):
+    """run.json records the inputs; another silence threshold (or any other input) is refused
+    with a one-line error naming what differs, and recording never overwrites it."""
+    from noss_eval.distill.command import check_identity, record_identity, run_identity
+
+    (tmp_path / "a.wav").write_bytes(b"x")
+    grid = tmp_path / "grid.yaml"
+    grid.write_text("students: {alpha: [0.5]}\n")
+    held = np.array([True])
+    first = run_identity([tmp_path / "a.wav"], held, "fp", load_grid(grid))
+    record_identity(tmp_path / "out", first)
+    check_identity(tmp_path / "out", first)  # the same inputs resume
+    grid.write_text("data: {silence_dbfs: null}\nstudents: {alpha: [0.5]}\n")
+    other = run_identity([tmp_path / "a.wav"], held, "fp", load_grid(grid))
+    with pytest.raises(NossError, match=r"\(data differs") as info:
+        check_identity(tmp_path / "out", other)
+    assert "\n" not in str(info.value) and "give a new --out" in str(info.value)
+    record_identity(tmp_path / "out", other)
+    check_identity(tmp_path / "out", first)  # not overwritten
