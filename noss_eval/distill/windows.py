@@ -127,8 +127,7 @@ def window_audio(waveform: np.ndarray, w: int) -> np.ndarray:
 def window_peaks_dbfs(waveform: np.ndarray, n_windows: int) -> np.ndarray:
     """Peak level (dBFS, -inf for digital silence) of each window's 0.975 s of audio."""
     x = np.abs(padded(waveform))
-    peaks = np.array([x[w * HOP_SAMPLES : w * HOP_SAMPLES + WINDOW_SAMPLES].max()
-                      for w in range(n_windows)])  # fmt: skip
+    peaks = np.array([window_audio(x, w).max() for w in range(n_windows)])
     with np.errstate(divide="ignore"):
         return 20 * np.log10(peaks)
 
