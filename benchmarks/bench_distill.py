@@ -122,10 +122,7 @@ def frontier(args) -> None:
         fsdd_as_voxceleb1(recordings, root / "data" / "voxceleb1")
         digits = fsdd_keyword_task(recordings, root / "digits")
         manifest = str(out / "manifest.csv")
-        _cli(["--embedders-from", manifest, "--data-dir", str(root / "data"), "--tasks",
-              "voxceleb1,fsdd_digits", "--task-file", str(digits), "--reference", str(YAMNET),
-              "--reference-option", f"output={YAMNET_EMBEDDING}", "--cache-dir", cache,
-              "--leaderboard", board, "--no-progress"])  # fmt: skip
+        _score(["--embedders-from", manifest], board, root, digits, cache)
         randoms = _random_inits(root, digits, cache)
         _cli(["latency", "--embedders-from", manifest, "--runs", "20", "--leaderboard", board])
         text = _cli(["frontier", board, "--out", str(args.figure), "--explain"])
@@ -193,11 +190,16 @@ def _random_inits(root: Path, digits: Path, cache: str) -> tuple[str, list[dict[
                      "tflite_bytes": str(path.stat().st_size), "heldout_r2": "",
                      "tflite_sha256": sha256_file(path)})  # fmt: skip
     board = str(root / "random-init.csv")
-    _cli([*specs, "--embedder-option", "frontend=noss-logmel", "--data-dir", str(root / "data"),
-          "--tasks", "voxceleb1,fsdd_digits", "--task-file", str(digits), "--reference",
-          str(YAMNET), "--reference-option", f"output={YAMNET_EMBEDDING}", "--cache-dir", cache,
-          "--leaderboard", board, "--no-progress"])  # fmt: skip
+    _score([*specs, "--embedder-option", "frontend=noss-logmel"], board, root, digits, cache)
     return board, rows
+
+
+def _score(models: list[str], board: str, root: Path, digits: Path, cache: str) -> None:
+    """Score `models` (embedder arguments) on FSDD speaker id and digits, paired against YAMNet."""
+    _cli([*models, "--data-dir", str(root / "data"), "--tasks", "voxceleb1,fsdd_digits",
+          "--task-file", str(digits), "--reference", str(YAMNET), "--reference-option",
+          f"output={YAMNET_EMBEDDING}", "--cache-dir", cache, "--leaderboard", board,
+          "--no-progress"])  # fmt: skip
 
 
 def _markdown(text: str) -> str:

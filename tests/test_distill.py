@@ -373,8 +373,8 @@ def test_inputs_are_checked_before_any_work(tmp_path, capsys):
 
 def test_a_split_left_without_windows_by_the_silence_gate_is_a_one_line_error(tmp_path, capsys):
     """Two files, one of them silence: held out or not, one side has no window left. The error
-    comes before any training, names the knob and the grid file, and leaves no run.json, so
-    the same --out takes the lowered threshold the error suggests."""
+    comes before the teacher computes a target (none is cached), names the knob and the grid
+    file, and leaves no run.json, so the same --out takes the lowered threshold it suggests."""
     audio = tmp_path / "audio"
     audio.mkdir()
     _tone_then_silence(audio / "a.wav", 1.5, 0.0)
@@ -388,6 +388,7 @@ def test_a_split_left_without_windows_by_the_silence_gate_is_a_one_line_error(tm
         assert f"no {what} window is left once silence is taken out" in err[-1], err
         assert "data.silence_dbfs" in err[-1] and str(grid) in err[-1]
         assert not (tmp_path / "out" / "run.json").exists()
+        assert not list((tmp_path / "cache").rglob("*.npz"))
 
 
 def test_kept_rows_take_each_files_own_kept_windows():

@@ -140,6 +140,17 @@ def record_identity(out: Path, identity: dict) -> None:
         atomic_write_text(path, json.dumps(identity, indent=1))
 
 
+def check_splits(held: np.ndarray, grid_path: Path) -> None:
+    """Both splits must keep a window (`held`: held out or not, per window)."""
+    if held.any() and not held.all():
+        return
+    what = "held-out" if not held.any() else "training"
+    raise NossError(
+        f"--audio: no {what} window is left once silence is taken out; "
+        f"give more audio or lower data.silence_dbfs in {grid_path}"
+    )
+
+
 def distill(config: DistillConfig) -> list[dict[str, str]]:
     grid = grid_mod.load_grid(config.grid)
     files = win.list_audio(config.audio)
@@ -162,16 +173,13 @@ def distill(config: DistillConfig) -> list[dict[str, str]]:
     if not todo:
         log.info("every student of %s is in %s", config.grid, manifest_path)
         return man.read_manifest(manifest_path)
+    gated = win.gate_windows(files, grid.data.silence_dbfs, config.progress)
+    check_splits(held_files[gated.file_index()], config.grid)  # before the teacher runs
     _log_device()
     cache = EmbeddingCache(config.cache_dir)
-    windows = win.build_windows(files, teacher, cache, grid.data.silence_dbfs, config.progress)
+    windows = win.add_targets(gated, teacher, cache, config.progress)
     held = held_files[windows.file_index]
-    if not held.any() or held.all():
-        what = "held-out" if not held.any() else "training"
-        raise NossError(
-            f"--audio: no {what} window is left once silence is taken out; "
-            f"give more audio or lower data.silence_dbfs in {config.grid}"
-        )
+    check_splits(held, config.grid)  # a window the teacher failed on has no target
     record_identity(config.out, identity)
     with atomic_writer(config.out / "heldout.txt") as fh:
         fh.write("".join(f"{files[i]}\n" for i in np.flatnonzero(held_files)))

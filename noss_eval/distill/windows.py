@@ -16,7 +16,7 @@ farther from the mean (squared distance) than a typical window's: on FSDD + Hedg
 windows held 69 % of the targets' variance. Under MSE the students spent themselves on those
 windows: on FSDD speaker id an a0.25 student scored 73 % with them and 92 % without (same audio
 and seed; 76 % at random init). Speech at any usable level peaks far above -45 dBFS. A teacher
-with another such cliff is caught by `outlier_share`, which `build_windows` reports.
+with another such cliff is caught by `outlier_share`, which `add_targets` reports.
 """
 
 from __future__ import annotations
@@ -173,59 +173,77 @@ def window_stream(clips: Sequence[Clip], rate: int) -> Iterator[tuple[Clip, Deco
         yield clip, resample(window_audio(audio, w), RATE, rate)
 
 
-def student_inputs(
-    files: list[Path], silence_dbfs: float | None, progress: bool
-) -> tuple[list, list, list[str]]:
+@dataclass
+class Gated:
     """Per file: its log-mel windows `[F, 96, 64, 1]` and the numbers of those that are not
-    silence (or None, None if unreadable); and the errors."""
+    silence (both None if the file could not be read); and the read errors. What the silence
+    gate leaves is known here, before the teacher runs."""
+
+    files: list[Path]
+    inputs: list[np.ndarray | None]
+    kept: list[np.ndarray | None]
+    failed: list[str]
+
+    @property
+    def silent(self) -> int:
+        pairs = zip(self.inputs, self.kept, strict=True)
+        return sum(len(x) - len(k) for x, k in pairs if k is not None)
+
+    def file_index(self) -> np.ndarray:
+        """The file of each kept window, in order."""
+        sizes = [0 if k is None else len(k) for k in self.kept]
+        return np.repeat(np.arange(len(self.files)), sizes)
+
+    def clips(self) -> list[Clip]:
+        return [
+            Clip(f"{path}#{w}", path, "", "all")
+            for path, keep in zip(self.files, self.kept, strict=True)
+            if keep is not None
+            for w in keep
+        ]
+
+
+def gate_windows(files: list[Path], silence_dbfs: float | None, progress: bool = True) -> Gated:
+    """Log-mel windows of every file, with those whose peak is below `silence_dbfs` (None:
+    none) marked to be left out; an error if no file can be read or every window is silence."""
     from noss_eval.progress import track
 
-    inputs, loud, failed = [], [], []
+    gated = Gated(files, [], [], [])
     for path in track(files, len(files), "distill: log-mel", "file", progress):
         try:
             audio = load_audio(path, RATE)
         except AudioError as exc:
             log.warning("unreadable audio skipped: %s", exc)
-            failed.append(str(exc))
-            inputs.append(None)
-            loud.append(None)
+            gated.failed.append(str(exc))
+            gated.inputs.append(None)
+            gated.kept.append(None)
             continue
         wins = log_mel_windows(audio)
-        inputs.append(wins)
         keep = np.arange(len(wins))
         if silence_dbfs is not None:
             keep = keep[window_peaks_dbfs(audio, len(wins)) >= silence_dbfs]
-        loud.append(keep)
-    return inputs, loud, failed
-
-
-def build_windows(
-    files: list[Path],
-    teacher: Embedder,
-    cache: EmbeddingCache,
-    silence_dbfs: float | None,
-    progress: bool = True,
-    flush_seconds: float = 30.0,
-) -> Windows:
-    """Student inputs and teacher targets for every window of `files` whose peak reaches
-    `silence_dbfs` (None: every window)."""
-    per_file, loud, failed = student_inputs(files, silence_dbfs, progress)
-    if all(wins is None for wins in per_file):
+        gated.inputs.append(wins)
+        gated.kept.append(keep)
+    if all(k is None for k in gated.kept):
         raise NossError("--audio: no file could be read")
-    clips = [
-        Clip(f"{path}#{w}", path, "", "all")
-        for path, keep in zip(files, loud, strict=True)
-        if keep is not None
-        for w in keep
-    ]
-    silent = sum(len(wins) for wins in per_file if wins is not None) - len(clips)
-    if silent:
-        log.info("distill: %d silent windows (peak below %g dBFS) left out", silent, silence_dbfs)
-    if not clips:
+    if gated.silent:
+        log.info(
+            "distill: %d silent windows (peak below %g dBFS) left out", gated.silent, silence_dbfs
+        )
+    if not gated.file_index().size:
         raise NossError(
             f"--audio: every window is silence (peak below {silence_dbfs:g} dBFS); "
             "give louder audio or lower data.silence_dbfs in the grid file"
         )
+    return gated
+
+
+def add_targets(
+    gated: Gated, teacher: Embedder, cache: EmbeddingCache, progress: bool = True,
+    flush_seconds: float = 30.0,
+) -> Windows:  # fmt: skip
+    """The teacher's target for every window the gate kept (computed once, then cached)."""
+    clips = gated.clips()
     ex = extract(
         teacher,
         CACHE_NAMESPACE,
@@ -239,13 +257,13 @@ def build_windows(
         "teacher %s: %d windows of %d files; cache hits %d, computed %d",
         teacher.name,
         len(clips),
-        sum(w is not None for w in per_file),
+        sum(k is not None for k in gated.kept),
         ex.cache_hits,
         ex.computed,
     )
     targets = dict(zip((c.clip_id for c in ex.clips), ex.embeddings, strict=True))
     inputs, tgt, index, number = [], [], [], []
-    for i, (path, wins, keep) in enumerate(zip(files, per_file, loud, strict=True)):
+    for i, (path, wins, keep) in enumerate(zip(gated.files, gated.inputs, gated.kept, strict=True)):
         for w in () if keep is None else keep:
             vector = targets.get(f"{path}#{w}")
             if vector is not None:
@@ -253,15 +271,31 @@ def build_windows(
                 tgt.append(vector)
                 index.append(i)
                 number.append(w)
+    if not tgt:
+        raise NossError(f"teacher {teacher.name}: no window could be embedded")
     warning = outlier_warning(np.stack(tgt))
     if warning:
         log.warning("%s", warning)
     return Windows(
-        files,
+        gated.files,
         np.stack(inputs).astype(np.float32),
         np.stack(tgt).astype(np.float32),
         np.asarray(index),
         np.asarray(number),
-        failed + [msg for _, msg in ex.failed],
-        silent,
+        gated.failed + [msg for _, msg in ex.failed],
+        gated.silent,
     )
+
+
+def build_windows(
+    files: list[Path],
+    teacher: Embedder,
+    cache: EmbeddingCache,
+    silence_dbfs: float | None,
+    progress: bool = True,
+    flush_seconds: float = 30.0,
+) -> Windows:
+    """Student inputs and teacher targets for every window of `files` whose peak reaches
+    `silence_dbfs` (None: every window)."""
+    gated = gate_windows(files, silence_dbfs, progress)
+    return add_targets(gated, teacher, cache, progress, flush_seconds)
