@@ -179,7 +179,7 @@ def distill(config: DistillConfig) -> list[dict[str, str]]:
     cache = EmbeddingCache(config.cache_dir)
     windows = win.add_targets(gated, teacher, cache, config.progress)
     held = held_files[windows.file_index]
-    check_splits(held, config.grid)  # a window the teacher failed on has no target
+    check_splits(held, config.grid)  # a file that became unreadable has no targets
     record_identity(config.out, identity)
     with atomic_writer(config.out / "heldout.txt") as fh:
         fh.write("".join(f"{files[i]}\n" for i in np.flatnonzero(held_files)))

@@ -271,8 +271,6 @@ def add_targets(
                 tgt.append(vector)
                 index.append(i)
                 number.append(w)
-    if not tgt:
-        raise NossError(f"teacher {teacher.name}: no window could be embedded")
     warning = outlier_warning(np.stack(tgt))
     if warning:
         log.warning("%s", warning)
