@@ -271,13 +271,14 @@ def add_targets(
                 tgt.append(vector)
                 index.append(i)
                 number.append(w)
-    warning = outlier_warning(np.stack(tgt))
+    targets_array = np.stack(tgt).astype(np.float32, copy=False)
+    warning = outlier_warning(targets_array)
     if warning:
         log.warning("%s", warning)
     return Windows(
         gated.files,
-        np.stack(inputs).astype(np.float32),
-        np.stack(tgt).astype(np.float32),
+        np.stack(inputs).astype(np.float32, copy=False),
+        targets_array,
         np.asarray(index),
         np.asarray(number),
         gated.failed + [msg for _, msg in ex.failed],
