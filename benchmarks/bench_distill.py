@@ -123,13 +123,13 @@ def frontier(args) -> None:
         digits = fsdd_keyword_task(recordings, root / "digits")
         manifest = str(out / "manifest.csv")
         _score(["--embedders-from", manifest], board, root, digits, cache)
-        randoms = _random_inits(root, digits, cache)
+        random_board, random_rows = _random_inits(root, digits, cache)
         _cli(["latency", "--embedders-from", manifest, "--runs", "20", "--leaderboard", board])
         text = _cli(["frontier", board, "--out", str(args.figure), "--explain"])
         rows = list(csv.DictReader(open(manifest)))
         scores = {
             (r["embedder_sha256"], r["task"]): r
-            for b in (board, randoms[0])
+            for b in (board, random_board)
             for r in csv.DictReader(open(b))
             if r["probe"] == "best"
         }
@@ -147,7 +147,7 @@ def frontier(args) -> None:
         "| student | params | TFLite KB | held-out R2 | speaker id % (delta) | digits % (delta) |"
     )
     print("|---|---|---|---|---|---|")
-    for r in [*rows, *randoms[1]]:
+    for r in [*rows, *random_rows]:
         cells = []
         for task in ("voxceleb1", "fsdd_digits"):
             s = scores.get((r["tflite_sha256"], task), {})

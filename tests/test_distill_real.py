@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from real_layouts import fsdd_as_voxceleb1, fsdd_keyword_task
-from testlib import SHARED, YAMNET, YAMNET_EMBEDDING, require_shared
+from testlib import SHARED, YAMNET, YAMNET_EMBEDDING, require_shared, yamnet_args
 
 from noss_eval.cli import main
 
@@ -219,8 +219,6 @@ def test_distilled_student_beats_its_random_init_on_speaker_id(grid_run):
     task = ["--data-dir", str(root / "speakers"), "--tasks", "voxceleb1"]
     student = ["--embedder", str(out / "students" / f"{FIRST}-f32.tflite"),
                "--embedder-option", "frontend=noss-logmel"]  # fmt: skip
-    teacher = ["--embedder", str(require_shared(YAMNET)),
-               "--embedder-option", f"output={YAMNET_EMBEDDING}"]  # fmt: skip
-    for who, embedder in (("teacher", teacher), ("student", student)):
+    for who, embedder in (("teacher", yamnet_args()), ("student", student)):
         for r in _paired_rows(root, embedder, untrained, task, who):
             assert float(r["delta_ci_low"]) > 0, (who, r["probe"], r["headline_score"], r)
