@@ -15,6 +15,7 @@ import json
 import logging
 import os
 import sys
+import threading
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -110,8 +111,7 @@ class TFLiteEmbedder(FramedEmbedder):
                 it.resize_tensor_input(detail["index"], list(batch.shape), strict=True)
                 self._allocated = False
             if not self._allocated:
-                with _silenced_stderr():  # LiteRT prints an INFO line for its CPU delegate
-                    it.allocate_tensors()
+                _allocate(it)
                 self._input = detail = it.get_input_details()[0]
                 self._allocated = True
             it.set_tensor(detail["index"], quantize(batch, detail))
@@ -205,9 +205,30 @@ def _open(path: Path, sha256: str, output: int | str, threads: int | None) -> tu
     return it, detail, "read with preserve_all_tensors"
 
 
+_STARTING = threading.Lock()
+_started = False  # an interpreter of this process has allocated its tensors
+
+
+def _allocate(it: Any) -> None:
+    """`allocate_tensors`, the process's first one with stderr quieted: LiteRT prints an INFO
+    line for its CPU delegate then, and only then. Copies built on several threads at once wait
+    for that one, so file descriptor 2 is swapped by one thread, once (two overlapping swaps
+    left it at /dev/null for the rest of the run)."""
+    global _started
+    if not _started:
+        with _STARTING:
+            if not _started:
+                with _silenced_stderr():
+                    it.allocate_tensors()
+                _started = True
+                return
+    it.allocate_tensors()
+
+
 @contextmanager
 def _silenced_stderr() -> Iterator[None]:
-    """File descriptor 2 to /dev/null for the block (C++ logging bypasses Python's streams)."""
+    """File descriptor 2 to /dev/null for the block (C++ logging bypasses Python's streams);
+    call it under `_STARTING` only."""
     sys.stderr.flush()
     saved = os.dup(2)
     try:

@@ -208,3 +208,45 @@ def test_every_window_offset_of_a_fixed_length_model(tmp_path):
         np.testing.assert_array_equal(out[:, 0], starts, err_msg=f"n={n} hop={hop}")
         last = n - 1 if n >= 1000 else 0  # a short clip is zero-padded at its end
         assert out[-1, 1] == last
+
+
+CONCURRENT_COPIES = """
+import os, sys, threading
+import numpy as np
+from noss_eval.embedders.tflite import TFLiteEmbedder
+
+path, rounds, n = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+sys.setswitchinterval(1e-6)  # threads interleave at every few bytecodes
+for _ in range(rounds):
+    barrier = threading.Barrier(n)
+
+    def build():
+        copy = TFLiteEmbedder(path, threads=1)
+        copy.parameter_count()  # the interpreter is loaded: all start their runtime at once
+        barrier.wait()
+        copy.embed(np.zeros(16000, np.float32))
+
+    threads = [threading.Thread(target=build) for _ in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+os.write(2, b"stderr still reaches the terminal\\n")
+"""
+
+
+def test_copies_built_on_threads_at_once_leave_stderr_working(fixed_tflite):
+    """Each copy's interpreter starts on its own thread, all at once (as a run builds them): the
+    runtime's start-up line is quieted, and the process's stderr is the terminal's afterwards."""
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [sys.executable, "-c", CONCURRENT_COPIES, str(fixed_tflite), "20", "8"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "stderr still reaches the terminal" in done.stderr
+    assert "XNNPACK" not in done.stderr  # the INFO line LiteRT prints once per process
