@@ -7,7 +7,8 @@ normalisation on/off) and the split the best one is chosen on.
   configuration on validation is scored on test once.
 - `noss`: Google's NOSS sklearn models exactly as upstream
   `non_semantic_speech_benchmark/eval_embedding/sklearn/models.py` builds them -
-  LogisticRegression(C=1e5, lbfgs), the same with class_weight='balanced', LDA(lsqr, auto),
+  LogisticRegression(C=1e5, lbfgs, multinomial: a softmax over both classes of a binary task too),
+  the same with class_weight='balanced', LDA(lsqr, auto),
   RandomForest(100) balanced and unbalanced - reporting the best *test* score over the grid, as the
   TRILL/FRILL papers did.
 """
@@ -38,6 +39,9 @@ class ProbeConfig:
     standardize: bool = True
     solver: str = "lbfgs"  # or "adam": SoftmaxRegression, for many-class problems
     max_iter: int | None = 2000  # None: sklearn's default, as upstream
+    # Softmax over both classes of a binary task too, as upstream's multi_class='multinomial'
+    # (paper mode); False: sklearn's binomial fit on two classes.
+    multinomial: bool = False
 
     @property
     def label(self) -> str:
@@ -69,7 +73,7 @@ def noss_grid(with_speakers: bool) -> list[ProbeConfig]:
     """Upstream's five models (in `get_sklearn_models` order) x L2 x speaker normalisation."""
     norms = _normalisations(with_speakers)
     logistic = [
-        ProbeConfig("logistic", l2, s, 1e5, cw, standardize=False, max_iter=None)
+        ProbeConfig("logistic", l2, s, 1e5, cw, standardize=False, max_iter=None, multinomial=True)
         for cw in (None, "balanced")
         for l2, s in norms
     ]
@@ -132,18 +136,18 @@ def make_classifier(cfg: ProbeConfig, seed: int):
     from sklearn.preprocessing import StandardScaler
 
     from noss_eval.lda import ShrunkLDA
-    from noss_eval.softmax import SoftmaxRegression
+    from noss_eval.softmax import SoftmaxRegression, UpstreamLogisticRegression
 
     if cfg.family == "logistic" and cfg.solver == "adam":
         fast = SoftmaxRegression(C=cfg.C, class_weight=cfg.class_weight, random_state=seed)
         return make_pipeline(StandardScaler(), fast) if cfg.standardize else fast
     if cfg.family == "logistic":
-        # Upstream also passes multi_class='multinomial', which sklearn >= 1.7 no longer accepts:
-        # lbfgs is multinomial for more than two classes; on binary tasks it now fits the
-        # binomial loss, whose optimum equals upstream's 2-class softmax at C = 2e5 (the penalty
-        # on w1 = -w0 = w/2 is a quarter of |w|^2); at C = 1e5 the penalty is negligible.
+        # Upstream also passes multi_class='multinomial', which sklearn >= 1.8 no longer accepts:
+        # lbfgs is multinomial for more than two classes, but on two it fits the binomial loss,
+        # a different model (its optimum at 2C is upstream's at C; max_iter stops it elsewhere), so
+        # `multinomial` configurations fit upstream's 2-class softmax (UpstreamLogisticRegression).
         extra = {} if cfg.max_iter is None else {"max_iter": cfg.max_iter}
-        lr = LogisticRegression(
+        lr = (UpstreamLogisticRegression if cfg.multinomial else LogisticRegression)(
             C=cfg.C, class_weight=cfg.class_weight, solver="lbfgs", random_state=seed, **extra
         )
         return make_pipeline(StandardScaler(), lr) if cfg.standardize else lr

@@ -5,12 +5,17 @@ by mini-batch Adam with a cosine schedule in float32: `epochs` passes of about 2
 (batch n/20, between 64 and 2048 rows). One pass costs two matrix products, so a few epochs over
 140k x 2048 take minutes where lbfgs takes hours; `benchmarks/bench_probe.py` checks the accuracy
 against sklearn on a subset sklearn can fit.
+
+`UpstreamLogisticRegression` is paper mode's logistic regression: upstream NOSS's
+`LogisticRegression(C, solver='lbfgs', multi_class='multinomial')`, which fits a softmax over both
+classes of a binary task too (sklearn >= 1.8 no longer accepts `multi_class`).
 """
 
 from __future__ import annotations
 
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.linear_model import LogisticRegression
 
 
 class SoftmaxRegression(ClassifierMixin, BaseEstimator):
@@ -98,3 +103,70 @@ def _adam(
     v += (1 - beta2) * grad
     step = rate * np.sqrt(1 - beta2**t) / (1 - beta1**t)
     param -= step * m / (np.sqrt(v) + eps)
+
+
+class UpstreamLogisticRegression(LogisticRegression):
+    """sklearn's `LogisticRegression` (same parameters; lbfgs) that fits the multinomial loss on
+    two classes too, as upstream NOSS's `multi_class='multinomial'` did: scikit-learn 1.4-1.7
+    `_logistic_regression_path` minimised `C * sum(softmax log-loss) + (|w0|^2 + |w1|^2) / 2`
+    over both classes' rows, stored class 1's row as `coef_`, and `predict_proba` took the
+    softmax of `[-d, d]`. sklearn's binomial fit at the same C is a different model: its optimum
+    is this one's at C/2 (w1 = -w0 = beta/2), and its lbfgs runs on a differently scaled
+    problem, so `max_iter` stops it elsewhere. Three or more classes: sklearn's own fit (lbfgs is
+    multinomial there)."""
+
+    def fit(self, X, y, sample_weight=None):
+        from scipy import optimize
+        from sklearn.utils.validation import check_array
+
+        y = np.asarray(y)
+        if len(np.unique(y)) != 2 or self.solver != "lbfgs" or not self.fit_intercept:
+            self._binary_softmax = False
+            return super().fit(X, y, sample_weight)
+        from sklearn._loss.loss import HalfMultinomialLoss
+        from sklearn.linear_model._linear_loss import LinearModelLoss
+        from sklearn.preprocessing import LabelEncoder
+        from sklearn.utils import compute_class_weight
+        from sklearn.utils.optimize import _check_optimize_result
+
+        X = check_array(X, dtype=np.float64, order="C")
+        self.classes_ = np.unique(y)
+        self.n_features_in_ = X.shape[1]
+        target = LabelEncoder().fit(self.classes_).transform(y)
+        if sample_weight is not None or self.class_weight is not None:
+            sample_weight = (
+                np.ones(len(y)) if sample_weight is None else np.array(sample_weight, np.float64)
+            )
+        if self.class_weight is not None:
+            weights = compute_class_weight(
+                self.class_weight, classes=self.classes_, y=y, sample_weight=sample_weight
+            )
+            sample_weight *= weights[target]
+        sw_sum = len(y) if sample_weight is None else float(np.sum(sample_weight))
+        loss = LinearModelLoss(base_loss=HalfMultinomialLoss(n_classes=2), fit_intercept=True)
+        w0 = np.zeros((2, X.shape[1] + 1), order="F").ravel(order="F")
+        result = optimize.minimize(
+            loss.loss_gradient,
+            w0,
+            method="L-BFGS-B",
+            jac=True,
+            args=(X, target.astype(np.float64), sample_weight, 1.0 / (self.C * sw_sum), 1),
+            options={
+                "maxiter": self.max_iter,
+                "maxls": 50,
+                "gtol": self.tol,
+                "ftol": 64 * np.finfo(float).eps,
+            },
+        )
+        n_iter = _check_optimize_result("lbfgs", result, self.max_iter)
+        row = np.reshape(result.x, (2, -1), order="F")[1][np.newaxis, :]
+        self.coef_, self.intercept_ = row[:, :-1], row[:, -1]
+        self.n_iter_ = np.array([n_iter], dtype=np.int32)
+        self._binary_softmax = True
+        return self
+
+    def predict_proba(self, X):
+        if not getattr(self, "_binary_softmax", False):
+            return super().predict_proba(X)
+        decision = self.decision_function(X)
+        return _softmax(np.c_[-decision, decision])
