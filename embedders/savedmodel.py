@@ -6,6 +6,9 @@ read from there afterwards. `call` names the model's calling convention:
 - `samples_and_rate`: `model(samples=[n], sample_rate=16000)[output]` (TRILL, TRILL-distilled);
 - `batched_samples`: `model([1, n])[output]` (FRILL, TRILLsson);
 - `logmel_windows`: `model([F, 96, 64, 1])[output]` on NOSS log-mel windows (FRILL-nofrontend).
+
+An output of rank > 2 is flattened as upstream's extraction does: its first axis is the frames,
+the rest the features.
 """
 
 from __future__ import annotations
@@ -105,7 +108,12 @@ class SavedModelEmbedder:
                 )
             result = result[self._output]
         out = np.asarray(result, dtype=np.float32)
-        return out.reshape(-1, out.shape[-1])
+        if out.ndim > 2:
+            # Upstream's batch-flatten (google-research non_semantic_speech_benchmark/data_prep/
+            # data_prep_utils.py `samples_to_embedding_tfhub`): the first axis stays the frames,
+            # every other axis goes into the features ([F, a, b] -> [F, a*b]).
+            return out.reshape(out.shape[0], -1)
+        return out.reshape(-1, out.shape[-1])  # [F, d] as is; a single vector [d] is one frame
 
 
 def _limit_tf_threads(tf, threads: int) -> None:
