@@ -8,6 +8,7 @@ import logging
 import numpy as np
 import pytest
 import soundfile as sf
+from tensorflow_datasets.audio.crema_d import _get_inter_splits_by_group as _crema_d_splits
 from tensorflow_datasets.audio.voxforge import _get_inter_splits_by_group
 
 from noss_eval.errors import NossError
@@ -90,6 +91,40 @@ def test_crema_d(tmp_path):
         crema_d.read(tmp_path / "nowhere")
     assert crema_d.TASK.labels == ("NEU", "HAP", "SAD", "ANG", "FEA", "DIS")
     assert crema_d.TASK.tfds.name == "crema_d"
+
+
+def test_crema_d_leaves_out_the_four_clips_tfds_leaves_out(tmp_path):
+    """TFDS's clip list and speaker split, re-typed from tensorflow/datasets
+    tensorflow_datasets/audio/crema_d.py `_split_generators`: the `bad_files` are skipped before
+    the speakers are drawn, so actor 1040, whose only clip here is one of them, is no speaker."""
+    bad_files = set(
+        [
+            "FileName",
+            "1040_ITH_SAD_XX",
+            "1006_TIE_NEU_XX",
+            "1013_WSI_DIS_XX",
+            "1017_IWW_FEA_XX",
+        ]
+    )
+    names = [
+        f"{1001 + a}_{s}_{e}_XX" for a in range(39) for s in ("DFA", "IEO") for e in ("NEU", "ANG")
+    ]
+    names += ["1040_ITH_SAD_XX", "1006_TIE_NEU_XX", "1013_WSI_DIS_XX", "1017_IWW_FEA_XX"]
+    for n in names:
+        touch(tmp_path / "AudioWAV" / f"{n}.wav")
+    speaker_ids, wav_names = [], []
+    for wav_name in names:  # the summary table's rows
+        if (not wav_name) or (wav_name in bad_files):
+            continue
+        speaker_ids.append(wav_name.split("_")[0])
+        wav_names.append(wav_name)
+    splits = _crema_d_splits(list(zip(wav_names, speaker_ids, strict=True)), TFDS_PROBS, 0)
+    expected = {f"AudioWAV/{n}.wav": split for split, ids in splits.items() for n in ids}
+    clips = crema_d.read(tmp_path)
+    assert {c.clip_id: c.split for c in clips} == expected
+    assert len(clips) == len(names) - 4
+    assert crema_d.TFDS_EXCLUDED == bad_files - {"FileName"}
+    assert all(c.label == c.path.stem.split("_")[2] for c in clips)
 
 
 def test_dementiabank(tmp_path):
