@@ -45,16 +45,20 @@ def classification_metrics(
 
 def equal_error_rate(is_positive: np.ndarray, scores: np.ndarray) -> float:
     """The point of the DET curve where false-positive and false-negative rates meet, as
-    upstream `eval_embedding/metrics.py` `calculate_eer` (mean of the two at the closest point;
-    of two equally close points, the one at the higher threshold, as upstream's ascending scan).
-    Every threshold is kept: `drop_intermediate` would remove the crossing points. Tied scores
-    are one threshold here (upstream's per-sample scan depends on the sort order of ties)."""
-    from sklearn.metrics import roc_curve
-
-    fpr, tpr, _ = roc_curve(is_positive, scores, drop_intermediate=False)
-    gap = np.round(np.abs((1.0 - tpr) - fpr), 12)[::-1]  # ascending threshold, as upstream
-    i = len(gap) - 1 - int(np.nanargmin(gap))
-    return float((fpr[i] + 1.0 - tpr[i]) / 2.0)
+    upstream `eval_embedding/metrics.py` `calculate_eer` computes it: the clips in ascending
+    score order (numpy's default `argsort`, as upstream, so tied clips come in the order it gives
+    them), a cut before each clip and one after the last (clips from the cut on are called
+    positive), and the mean of the two rates at the cut where they are closest; of equally
+    close cuts, the first, i.e. the one at the lower threshold. A cut may fall inside a run of
+    tied scores, as upstream's does, so on ties the result follows that sort order."""
+    order = np.argsort(np.asarray(scores, dtype=float))
+    positive = np.asarray(is_positive, dtype=float)[order]
+    negative = 1.0 - positive
+    # rates at cut k (clips k.. called positive): positives below it, negatives at or above it
+    fnr = np.concatenate(([0.0], np.cumsum(positive) / np.sum(positive)))
+    fpr = np.concatenate((np.cumsum(negative[::-1])[::-1] / np.sum(negative), [0.0]))
+    k = int(np.argmin(np.abs(fpr - fnr)))
+    return float((fpr[k] + fnr[k]) / 2.0)
 
 
 def _resample_indices(n: int, n_boot: int, seed: int):

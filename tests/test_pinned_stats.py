@@ -27,19 +27,28 @@ from noss_eval.stats import (
 )
 
 
-def upstream_eer(is_positive, scores):
-    """Upstream `calculate_eer`, re-typed: ascending scan of thresholds, the closest point of
-    FPR and FNR, their mean there (first of equally close points)."""
-    order = np.argsort(scores)
-    labels = np.asarray(is_positive)[order]
-    n_pos, n_neg = labels.sum(), (~labels).sum()
-    best, eer = np.inf, None
-    for i in range(len(labels) + 1):  # threshold between sorted score i-1 and i
-        fnr = labels[:i].sum() / n_pos
-        fpr = (~labels[i:]).sum() / n_neg
-        if abs(fnr - fpr) < best:
-            best, eer = abs(fnr - fpr), (fnr + fpr) / 2
-    return eer
+def upstream_eer(labels, scores):
+    """Re-typed from google-research non_semantic_speech_benchmark/eval_embedding/metrics.py
+    `calculate_eer` and `calculate_det_curve`."""
+    fpr, fnr = calculate_det_curve(labels, scores)
+    min_diff_idx = np.argmin(np.abs(fpr - fnr))
+    return np.mean((fpr[min_diff_idx], fnr[min_diff_idx]))
+
+
+def calculate_det_curve(labels, scores):
+    scores = np.asarray(scores, dtype=float)
+    labels = np.asarray(labels, dtype=float)
+    indices = np.argsort(scores)
+    labels = labels[indices]
+    fnr = np.cumsum(labels) / np.sum(labels)
+    fnr = np.insert(fnr, 0, 0)
+
+    negative_labels = 1 - labels
+    fpr = np.cumsum(negative_labels[::-1])[::-1]
+    fpr /= np.sum(negative_labels)
+    fpr = np.append(fpr, 0)
+
+    return fpr, fnr
 
 
 def test_constants_are_the_documented_ones():
@@ -79,20 +88,35 @@ def test_eer_is_upstreams_with_ties_too(seed):
     is_positive = rng.rand(40) < 0.4
     scores = np.round(rng.rand(40) + is_positive * 0.5, 1)  # coarse: many ties
     untied = rng.rand(40) + is_positive * 0.5
-    assert equal_error_rate(is_positive, untied) == pytest.approx(upstream_eer(is_positive, untied))
-    eer = equal_error_rate(is_positive, scores)
-    assert 0.0 <= eer <= 0.5
+    assert equal_error_rate(is_positive, untied) == upstream_eer(is_positive, untied)
+    assert equal_error_rate(is_positive, scores) == upstream_eer(is_positive, scores)
+
+
+def test_eer_on_2000_random_tied_cases_is_upstreams():
+    """Scores from a few discrete values (forests' vote fractions tie like this): upstream cuts
+    inside runs of tied scores, in numpy's argsort order, and so does noss-eval."""
+    rng = np.random.RandomState(0)
+    for _ in range(2000):
+        n, k = rng.randint(2, 60), rng.randint(2, 6)
+        is_positive = rng.rand(n) < rng.uniform(0.2, 0.8)
+        is_positive[:2] = True, False  # both classes
+        scores = (rng.randint(0, k, n) + is_positive * rng.randint(0, 2)) / k
+        assert 0 < is_positive.sum() < n
+        assert equal_error_rate(is_positive, scores) == upstream_eer(is_positive, scores)
 
 
 def test_eer_known_answers():
     # Perfect separation -> 0; perfectly inverted scores -> 1 (every point wrong).
     assert equal_error_rate(np.array([0, 0, 1, 1], bool), np.array([1.0, 2, 3, 4])) == 0.0
     assert equal_error_rate(np.array([1, 1, 0, 0], bool), np.array([1.0, 2, 3, 4])) == 1.0
-    # Two equally close points: the one at the higher threshold (FPR 0, FNR 1/2 -> 1/4).
-    pos = np.array([0, 1, 0, 1], bool)
-    assert equal_error_rate(pos, np.array([1.0, 2, 3, 4])) == pytest.approx(
-        upstream_eer(pos, np.array([1.0, 2, 3, 4]))
-    )
+    # Two equally close cuts, |FPR - FNR| = 1/2 at both: between scores 1 and 2 (FPR 1/2,
+    # FNR 0) and between 2 and 3 (FPR 1/2, FNR 1). The lower threshold's: 1/4.
+    pos = np.array([0, 1, 0], bool)
+    assert equal_error_rate(pos, np.array([1.0, 2, 3])) == 0.25 == upstream_eer(pos, [1, 2, 3])
+    # A cut inside a tie: negative then positive at 0.5 (argsort keeps a tiny array's order),
+    # the cut between them separates perfectly.
+    pos = np.array([0, 0, 1, 1], bool)
+    assert equal_error_rate(pos, np.array([0.1, 0.5, 0.5, 0.9])) == 0.0
 
 
 def test_resample_indices_are_blocks_of_100_rows_from_one_random_state():
