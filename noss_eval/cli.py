@@ -14,6 +14,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from noss_eval import __version__
+from noss_eval.embedder_args import add_embedder_arguments, embedder_specs
 from noss_eval.errors import NossError, ResultsNotSaved
 
 log = logging.getLogger("noss_eval")
@@ -78,32 +79,11 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     what = p.add_argument_group("what to evaluate")
-    what.add_argument(
-        "--embedder",
-        metavar="SPEC",
-        action="append",
-        default=[],
-        help="preset, kind, .tflite or .onnx file, hear:MODULE[:WEIGHTS], SavedModel dir or TF "
-        "Hub handle; repeatable: each is scored in turn on the same tasks (decoded audio is "
-        "shared between them in one process)",
-    )
-    what.add_argument(
-        "--embedders-from",
-        metavar="MANIFEST",
-        type=Path,
-        action="append",
-        default=[],
-        help="score every student of a `noss-eval distill` manifest.csv (each with the options "
-        "it records, e.g. frontend=noss-logmel, plus any --embedder-option); repeatable",
-    )
-    what.add_argument(
-        "--embedder-option",
-        metavar="KEY=VALUE",
-        action="append",
-        default=[],
-        help="embedder argument, repeatable: output=NAME|INDEX, threads=N, "
-        "hop=0.5, input_gain=32768, frontend=noss-logmel, sample_rate=16000, "
-        "min_seconds=0.975, call=...",
+    add_embedder_arguments(
+        what,
+        manifests_help="score every student of a `noss-eval distill` manifest.csv (each with "
+        "the options it records, e.g. frontend=noss-logmel, plus the --embedder-option given "
+        "after it); repeatable",
     )
     what.add_argument(
         "--reference",
@@ -297,26 +277,9 @@ def latency_parser() -> argparse.ArgumentParser:
         "1 thread and with every core, each in a fresh process); report file size "
         "and parameter count; optionally merge them into a leaderboard CSV.",
     )
-    p.add_argument(
-        "models",
-        nargs="*",
-        metavar="MODEL",
-        help="anything --embedder accepts: .tflite, .onnx, hear:MODULE, SavedModel dir, preset",
-    )
-    p.add_argument(
-        "--embedders-from",
-        metavar="MANIFEST",
-        type=Path,
-        action="append",
-        default=[],
-        help="also time every student of a `noss-eval distill` manifest.csv; repeatable",
-    )
-    p.add_argument(
-        "--embedder-option",
-        metavar="KEY=VALUE",
-        action="append",
-        default=[],
-        help="applied to every model (e.g. output=NAME)",
+    add_embedder_arguments(
+        p, positional=True, manifests_help="also time every student of a `noss-eval distill` "
+        "manifest.csv; repeatable"
     )
     p.add_argument("--runs", type=int, default=50, help="timed calls per measurement")
     p.add_argument(
@@ -441,10 +404,11 @@ def check_parser() -> argparse.ArgumentParser:
 
 def run_check(args: argparse.Namespace) -> int:
     from noss_eval.audio import load_audio
-    from noss_eval.check import check_embedder
+    from noss_eval.check import check_embedder, no_exit
     from noss_eval.embedder import fingerprint, parse_options, resolve_embedder
 
-    embedder = resolve_embedder(args.model, parse_options(args.embedder_option))
+    with no_exit(args.model):
+        embedder = resolve_embedder(args.model, parse_options(args.embedder_option))
     waveform = load_audio(args.audio, embedder.sample_rate) if args.audio else None
     report = check_embedder(embedder, waveform, str(args.audio or "generated audio"))
     print(report.describe())
@@ -456,7 +420,6 @@ def run_latency(args: argparse.Namespace) -> int:
     from noss_eval.latency import format_latency, latency_columns, measure_all
     from noss_eval.leaderboard import merge_latency
 
-    args.embedder = args.models
     specs = embedder_specs(args)
     if not specs:
         raise NossError("latency: give MODEL(s) or --embedders-from MANIFEST")
@@ -464,10 +427,7 @@ def run_latency(args: argparse.Namespace) -> int:
     print(format_latency(results))
     if args.leaderboard:
         names = {
-            r.embedder_sha256: {
-                "embedder": r.embedder,
-                "embedder_fingerprint": r.embedder_fingerprint,
-            }
+            r.embedder_fingerprint: {"embedder": r.embedder, "embedder_sha256": r.embedder_sha256}
             for r in results
         }
         merge_latency(args.leaderboard, latency_columns(results), names)
@@ -532,8 +492,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         try:
             return handler(sub_args)
         except NossError as exc:
-            print(f"noss-eval: error: {exc}", file=sys.stderr)
+            print(_error_line(exc), file=sys.stderr)
             return 2
+        except KeyboardInterrupt as exc:
+            print(f"noss-eval {argv[0]}: {_stopped(exc)}", file=sys.stderr)
+            return _interrupt_status(exc)
     args = build_parser().parse_args(argv)
     args.command = ["noss-eval", *argv]
     configure_logging(logging.WARNING if args.quiet else logging.INFO)
@@ -541,32 +504,58 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.list_tasks or args.list_embedders:
             print(list_tasks() if args.list_tasks else list_embedders())
             return 0
+        if args.task_file and not args.demo:
+            from noss_eval.custom_task import check_task_files
+
+            check_task_files(args.task_file)  # names usable, not built-in, not repeated
         return run_demo(args) if args.demo else run_eval(args)
     except ResultsNotSaved as exc:
         from noss_eval.table import format_table
 
         print(format_table(exc.rows))
-        print(f"noss-eval: error: {exc}", file=sys.stderr)
+        print(_error_line(exc), file=sys.stderr)
         return 2
     except NossError as exc:
-        print(f"noss-eval: error: {exc}", file=sys.stderr)
+        print(_error_line(exc), file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as exc:
         print(
-            "noss-eval: interrupted; every embedding computed so far is saved in the cache, "
+            f"noss-eval: {_stopped(exc)}; every embedding computed so far is saved in the cache, "
             "a re-run continues from there",
             file=sys.stderr,
         )
-        return 130
+        return _interrupt_status(exc)
+
+
+def _error_line(exc: Exception) -> str:
+    """The error as one printable line: control characters (a NUL or newline from a user's file
+    or name) are shown escaped, never written raw to the terminal."""
+    text = "".join(c if c.isprintable() else repr(c)[1:-1] for c in str(exc))
+    return f"noss-eval: error: {text}"
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, unwinding like Ctrl-C; the process exits 143 (128 + 15), as killed by it."""
+
+
+def _stopped(exc: KeyboardInterrupt) -> str:
+    return "terminated (SIGTERM)" if isinstance(exc, Terminated) else "interrupted"
+
+
+def _interrupt_status(exc: KeyboardInterrupt) -> int:
+    """128 + the signal: 143 for SIGTERM, 130 for Ctrl-C (SIGINT), as shells and schedulers
+    expect of a process stopped by that signal."""
+    return 143 if isinstance(exc, Terminated) else 130
 
 
 def _terminate_as_interrupt() -> None:
-    """SIGTERM (a scheduler's stop, `kill`) unwinds like Ctrl-C, so computed vectors are flushed."""
+    """SIGTERM (a scheduler's stop, `kill`) unwinds like Ctrl-C, so computed vectors are flushed;
+    the exit status is still SIGTERM's (143)."""
     import signal
     import threading
 
     def interrupt(signum, frame):
-        raise KeyboardInterrupt
+        raise Terminated
 
     if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGTERM, interrupt)
@@ -590,7 +579,6 @@ def _config(args: argparse.Namespace, embedder: str, data_dir: Path | None, **ov
         workers=args.workers,
         threads=args.threads,
         beam_options=tuple(shlex.split(args.beam_options)),
-        embedder_options=parse_options(args.embedder_option),
         tasks=tuple(t.strip() for t in args.tasks.split(",") if t.strip()),
         cache_dir=args.cache_dir or DEFAULT_CACHE,
         leaderboard=args.leaderboard,
@@ -603,19 +591,6 @@ def _config(args: argparse.Namespace, embedder: str, data_dir: Path | None, **ov
         command=tuple(getattr(args, "command", ())),
         **overrides,
     )
-
-
-def embedder_specs(args: argparse.Namespace) -> list[tuple[str, dict]]:
-    """`(spec, options)` of every --embedder, then every student of every --embedders-from
-    manifest (its own options over the command line's)."""
-    from noss_eval.distill.manifest import manifest_embedders
-    from noss_eval.embedder import parse_options
-
-    options = parse_options(getattr(args, "embedder_option", []))
-    specs = [(spec, dict(options)) for spec in args.embedder]
-    for manifest in args.embedders_from:
-        specs += [(spec, {**options, **own}) for spec, own in manifest_embedders(manifest)]
-    return specs
 
 
 def run_eval(args: argparse.Namespace) -> int:
@@ -639,7 +614,7 @@ def run_eval(args: argparse.Namespace) -> int:
     if custom and not args.tasks:
         args.tasks = ",".join(custom)
     _check_report(args)
-    base = _config(args, embedders[0][0], args.data_dir)
+    base = _config(args, embedders[0][0], args.data_dir, embedder_options=embedders[0][1])
     if len(embedders) > 1:
         _check_all(embedders[1:])
     decoded = DecodedMemo() if len(embedders) > 1 else None  # shared by the embedders' runs
@@ -691,8 +666,10 @@ def run_demo(args: argparse.Namespace) -> int:
     from noss_eval.synthetic import write_all
     from noss_eval.table import format_table
 
-    if len(args.embedder) > 1 or args.embedders_from:
+    embedders = embedder_specs(args)
+    if len(embedders) > 1:
         raise NossError("--demo scores one --embedder; drop the others")
+    spec, options = embedders[0] if embedders else ("dsp", {})
     args.leaderboard = args.leaderboard or Path("noss-eval-demo.csv")
     _check_report(args)
     with tempfile.TemporaryDirectory(prefix="noss-eval-demo-") as tmp:
@@ -701,10 +678,7 @@ def run_demo(args: argparse.Namespace) -> int:
         log.info("demo: writing SYNTHETIC audio in the eight official layouts under %s", data_dir)
         write_all(data_dir, seed=args.seed)
         config = _config(
-            args,
-            args.embedder[0] if args.embedder else "dsp",
-            data_dir,
-            data_label="synthetic-demo",
+            args, spec, data_dir, embedder_options=options, data_label="synthetic-demo"
         )
         # Deltas against published numbers mean nothing on generated tones.
         if config.reference is None:

@@ -24,6 +24,7 @@ class Point:
     latency_ms: float
     quality: float  # mean delta vs reference, headline points (UAR for mask, else accuracy)
     on_frontier: bool = False
+    reference: bool = False  # the reference embedder itself (quality 0 by definition)
 
 
 @dataclass(frozen=True)
@@ -39,13 +40,13 @@ class Frontier:
 def timed_deltas(rows: list[dict[str, str]], probe: str, protocol: str) -> list[dict[str, str]]:
     """The `probe`/`protocol` rows with a delta, of models that have a latency: the only rows
     that can be plotted (an untimed model, such as the reference's own rows, never is)."""
-    timed = {r["embedder_sha256"] for r in rows if r.get("latency_ms")}
+    timed = {r["embedder_fingerprint"] for r in rows if r.get("latency_ms")}
     return [
         r
         for r in rows
         if (r["probe"], r["protocol"]) == (probe, protocol)
         and r.get("delta")
-        and r["embedder_sha256"] in timed
+        and r["embedder_fingerprint"] in timed
     ]
 
 
@@ -78,17 +79,17 @@ def collect(
     latency: dict[str, float] = {}
     for r in rows:
         if r.get("latency_ms"):
-            latency[r["embedder_sha256"]] = float(r["latency_ms"])
+            latency[r["embedder_fingerprint"]] = float(r["latency_ms"])
         mine = (r["probe"], r["protocol"], r.get("reference", "")) == (probe, protocol, against)
         if mine and r.get("delta"):
             model = (r["embedder"], r["embedder_sha256"], r["embedder_fingerprint"])
             deltas[model][r["task"]] = float(r["delta"])
     skipped = [
         f"{name}: no latency_ms (run noss-eval latency)"
-        for name, sha, _ in deltas
-        if sha not in latency
+        for name, _, fp in deltas
+        if fp not in latency
     ]
-    models = {k: v for k, v in deltas.items() if k[1] in latency}
+    models = {k: v for k, v in deltas.items() if k[2] in latency}
     if not models:
         raise NossError(
             f"frontier: no model in the leaderboard has both {probe}/{protocol} "
@@ -102,12 +103,31 @@ def collect(
         Point(
             name if names.count(name) == 1 else f"{name} ({fp[:6]})",
             sha,
-            latency[sha],
+            latency[fp],
             float(np.mean([d[t] for t in common])),
         )
         for (name, sha, fp), d in models.items()
     ]
+    points += _timed_reference(rows, probe, protocol, against)
     return Frontier(points, common, skipped, against)
+
+
+def _timed_reference(rows: list[dict[str, str]], probe: str, protocol: str, against: str):
+    """The reference itself, at quality 0, when it was measured in a run (its own rows, of the
+    same probe and protocol) and timed: the point every delta is measured from."""
+    own = {
+        r["embedder_fingerprint"]: r
+        for r in rows
+        if (r["embedder"], r["probe"], r["protocol"]) == (against, probe, protocol)
+    }
+    timed = {
+        r["embedder_fingerprint"]: float(r["latency_ms"]) for r in rows if r.get("latency_ms")
+    }
+    return [
+        Point(f"{against} (reference)", r["embedder_sha256"], timed[fp], 0.0, reference=True)
+        for fp, r in own.items()
+        if fp in timed
+    ]
 
 
 def mark_frontier(points: list[Point]) -> list[Point]:
@@ -119,7 +139,7 @@ def mark_frontier(points: list[Point]) -> list[Point]:
             for q in points
         )
 
-    return [Point(p.embedder, p.sha256, p.latency_ms, p.quality, not dominated(p)) for p in points]
+    return [replace(p, on_frontier=not dominated(p)) for p in points]
 
 
 def frontier_points(
@@ -170,6 +190,17 @@ def draw(points: list[Point], tasks: list[str], title: str, reference: str = "TR
             alpha=1.0 if p.on_frontier else 0.5,
         )
     ax.axhline(0.0, color="0.3", lw=0.8, ls="--", label=f"{reference} (reference)")
+    timed = [p for p in points if p.reference]
+    if timed:
+        ax.scatter(
+            [p.latency_ms for p in timed],
+            [0.0] * len(timed),
+            marker="*",
+            s=140,
+            color="black",
+            zorder=4,
+            label="reference, timed",
+        )
     ax.set_xscale("log")
     xs, ys = [p.latency_ms for p in points], [p.quality for p in points] + [0.0]
     ax.set_xlim(min(xs) / 1.6, max(xs) * 2.2)  # room for labels right of the points

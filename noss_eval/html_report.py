@@ -246,12 +246,12 @@ def _choose(rows, probe, notes) -> dict[EntryKey, dict[str, dict[str, str]]]:
 
 
 def _model_columns(rows) -> dict[str, dict[str, str]]:
-    """Latency and size by model (content hash), from any row of it."""
+    """Latency and size by embedder fingerprint, from any row of it."""
     out: dict[str, dict[str, str]] = defaultdict(dict)
     for r in rows:
         for column in ("latency_ms", "size_mb"):
             if r.get(column):
-                out[r.get("embedder_sha256", "")][column] = r[column]
+                out[r.get("embedder_fingerprint", "")][column] = r[column]
     return out
 
 
@@ -262,7 +262,7 @@ def _table(protocol, groups, model, notes) -> Table:
     entries = []
     for key, cells in groups.items():
         average, note = _average(list(cells.values()))
-        extra = model.get(next(iter(cells.values())).get("embedder_sha256", ""), {})
+        extra = model.get(next(iter(cells.values())).get("embedder_fingerprint", ""), {})
         entries.append(
             Entry(
                 label=labels[key],

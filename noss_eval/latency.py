@@ -94,12 +94,13 @@ def measure_all(specs: list[tuple[str, dict]], runs: int) -> list[Latency]:
 
 
 def latency_columns(results: list[Latency]) -> dict[str, dict[str, Any]]:
-    """Per model content hash: the columns merged into leaderboard rows."""
+    """Per embedder fingerprint (weights and settings: the output that was timed is the one
+    that was scored): the columns merged into leaderboard rows."""
     cores = max(r.threads for r in results)
     out: dict[str, dict[str, Any]] = {}
     for r in results:
         entry = out.setdefault(
-            r.embedder_sha256, {"size_mb": round(r.size_mb, 3), "params": r.params}
+            r.embedder_fingerprint, {"size_mb": round(r.size_mb, 3), "params": r.params}
         )
         if r.threads == 1:
             entry.update(latency_ms=round(r.median_ms, 3), latency_p90_ms=round(r.p90_ms, 3))

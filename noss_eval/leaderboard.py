@@ -7,11 +7,18 @@ import csv
 import io
 import json
 import os
+import re
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from noss_eval.atomic import atomic_write_text, is_writable_folder, locked, nearest_folder
+from noss_eval.atomic import (
+    atomic_write_text,
+    is_writable_folder,
+    locked,
+    nearest_folder,
+    write_target,
+)
 from noss_eval.errors import NossError, ResultsNotSaved
 from noss_eval.results import ProbeResult, RunStamp
 from noss_eval.stats import format_p_value
@@ -28,6 +35,8 @@ COLUMNS = (
     "headline_score",
     "headline_ci_low",
     "headline_ci_high",
+    "chance",
+    "at_chance",
     "accuracy",
     "balanced_accuracy",
     "macro_f1",
@@ -39,6 +48,8 @@ COLUMNS = (
     "n_validation",
     "n_test",
     "failed_clips",
+    "data",
+    "scored_on",
     "audio_warnings",
     "reference",
     "reference_score",
@@ -49,6 +60,7 @@ COLUMNS = (
     "delta_p_value",
     "delta_test",
     "reference_source",
+    "reference_note",
     "seed",
     "data_source",
     "data_fingerprint",
@@ -56,7 +68,10 @@ COLUMNS = (
     "noss_eval_version",
     "created",
 )  # all scores in percent; headline_*, validation_score, reference_score and delta_* are on
-# the task's headline metric (UAR for mask, accuracy elsewhere)
+# the task's headline metric (UAR for mask, accuracy elsewhere); `chance` is guessing's score
+# (majority class, 1/k for UAR) and `at_chance` says the interval reaches it; `data` is "official"
+# or how the clips differ from the official set; a published reference's delta is only given on
+# rows produced as it was (`reference_note` says why not)
 PROTOCOL_NOTES = {
     "noss-eval": "configuration picked on validation, test scored once",
     "noss": "paper mode: best test score over Google's grid",
@@ -91,6 +106,8 @@ def to_row(result: ProbeResult, stamp: RunStamp) -> dict[str, Any]:
         "headline_score": _pct(r.headline_score),
         "headline_ci_low": _pct(r.headline_ci[0]),
         "headline_ci_high": _pct(r.headline_ci[1]),
+        "chance": _pct(r.chance),
+        "at_chance": "yes" if r.at_chance else "",
         **{m: _pct(v) for m, v in r.metrics.items()},
         "validation_score": "" if r.validation_score is None else _pct(r.validation_score),
         "config": r.config,
@@ -98,7 +115,10 @@ def to_row(result: ProbeResult, stamp: RunStamp) -> dict[str, Any]:
         "n_validation": r.n_validation,
         "n_test": r.n_test,
         "failed_clips": r.failed_clips,
+        "data": r.data,
+        "scored_on": r.scored_on,
         "audio_warnings": r.audio_warnings,
+        "reference_note": r.reference_note,
         "seed": stamp.seed,
         "data_source": stamp.data_source,
         "data_fingerprint": r.data_fingerprint,
@@ -151,7 +171,7 @@ def read_leaderboard(path: Path, option: str = "--leaderboard") -> list[dict[str
                         f"{option}: {path}:{reader.line_num}: the row does not have the "
                         f"header's {len(reader.fieldnames)} fields; fix or move the file"
                     )
-                rows.append(row)
+                rows.append({_unquote(k): _unquote(v) for k, v in row.items()})
             return rows
     except (OSError, UnicodeDecodeError, csv.Error) as exc:
         raise NossError(f"{option}: cannot read {path} ({exc})") from None
@@ -159,7 +179,8 @@ def read_leaderboard(path: Path, option: str = "--leaderboard") -> list[dict[str
 
 def check_writable(path: Path, option: str = "--leaderboard") -> None:
     """Before the long work: `path` can be created or replaced (its folder exists or can be made,
-    and is writable)."""
+    and is writable; for a symbolic link, its target)."""
+    path = write_target(path)
     folder = nearest_folder(path.parent)
     if not is_writable_folder(folder):
         raise NossError(f"{option}: cannot write {path} ({folder} is not a writable folder)")
@@ -174,6 +195,32 @@ def preflight(path: Path) -> None:
     check_writable(path)
     read_leaderboard(path)
     check_writable(runs_path(path), "--leaderboard runs file")
+    read_runs(runs_path(path))
+
+
+def read_runs(path: Path) -> str:
+    """The runs file's text ("" when absent): UTF-8, one JSON object per line, else a one-line
+    error that names the file and the line."""
+    option = "--leaderboard runs file"
+    if not path.exists():
+        return ""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise NossError(f"{option}: cannot read {path} ({exc}); fix or move the file") from None
+    for number, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except ValueError:
+            record = None
+        if not isinstance(record, dict):
+            raise NossError(
+                f"{option}: {path}:{number}: not a JSON object (one run per line); fix or move "
+                "the file"
+            )
+    return text
 
 
 def runs_path(path: Path) -> Path:
@@ -196,7 +243,7 @@ def _merge(path: Path, rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
         row.update(
             {
                 k: v
-                for k, v in carried.get(row.get("embedder_sha256", ""), {}).items()
+                for k, v in carried.get(row.get("embedder_fingerprint", ""), {}).items()
                 if row.get(k) in (None, "")
             }
         )
@@ -213,24 +260,56 @@ def _model_columns(rows: list[dict[str, str]]) -> dict[str, dict[str, str]]:
     for r in rows:
         values = {k: r[k] for k in MODEL_COLUMNS if r.get(k)}
         if values:
-            out.setdefault(r.get("embedder_sha256", ""), {}).update(values)
+            out.setdefault(r.get("embedder_fingerprint", ""), {}).update(values)
     return out
 
 
 def write_leaderboard(path: Path, merged: list[dict[str, Any]]) -> None:
+    """Write the rows; a text cell a spreadsheet would run as a formula is neutralised (see
+    `_quote`; `read_leaderboard` gives back the text as it was)."""
     extra = sorted({k for r in merged for k in r} - set(COLUMNS))
     buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=[*COLUMNS, *extra], restval="", lineterminator="\n")
+    names = [*COLUMNS, *map(_quote, extra)]
+    writer = csv.DictWriter(buffer, fieldnames=names, restval="", lineterminator="\n")
+    # csv quotes a cell with "\n" in it, not one with a lone "\r": such a row is quoted whole
+    quoted = csv.DictWriter(
+        buffer, fieldnames=names, restval="", lineterminator="\n", quoting=csv.QUOTE_ALL
+    )
     writer.writeheader()
-    writer.writerows(merged)
+    for row in merged:
+        cells = {_quote(k): _quote(v) for k, v in row.items()}
+        carriage = any(isinstance(v, str) and "\r" in v for v in cells.values())
+        (quoted if carriage else writer).writerow(cells)
     atomic_write_text(path, buffer.getvalue())
+
+
+# CSV injection (OWASP): a cell starting with one of these is a formula to a spreadsheet.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "\n", "\uff1d", "\uff0b", "\uff0d", "\uff20")
+_NUMBER = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?")
+
+
+def _quote(value: Any) -> Any:
+    """A text cell that starts like a formula, with a `'` before it (as OWASP recommends); a
+    number (`-1.5`, `+2.3`) as it is. A cell that starts with `'` gets one more, so `_unquote`
+    is exact."""
+    if not isinstance(value, str) or not value or _NUMBER.fullmatch(value):
+        return value
+    return "'" + value if value.startswith(("'", *FORMULA_STARTS)) else value
+
+
+def _unquote(value: str) -> str:
+    """The text `_quote` was given."""
+    if value.startswith("'") and value[1:].startswith(("'", *FORMULA_STARTS)):
+        return value[1:]
+    return value
 
 
 def merge_latency(
     path: Path, columns: dict[str, dict[str, Any]], names: dict[str, dict[str, str]]
 ) -> None:
-    """Write latency/size columns onto every row of each model (matched by content hash); a model
-    with no rows yet gets one row of its own with an empty task."""
+    """Write latency/size columns onto every row of each embedder (matched by fingerprint: the
+    same weights and settings, so the same output); one with no rows yet gets a row of its own
+    with an empty task."""
     with locked(path):
         _merge_latency(path, columns, names)
 
@@ -241,15 +320,15 @@ def _merge_latency(
     rows = read_leaderboard(path)
     seen = set()
     for row in rows:
-        if row["embedder_sha256"] in columns:
-            row.update(columns[row["embedder_sha256"]])
-            seen.add(row["embedder_sha256"])
-    for sha, cols in columns.items():
-        if sha not in seen:
+        if row.get("embedder_fingerprint") in columns:
+            row.update(columns[row["embedder_fingerprint"]])
+            seen.add(row["embedder_fingerprint"])
+    for fp, cols in columns.items():
+        if fp not in seen:
             rows.append(
                 {
-                    **names[sha],
-                    "embedder_sha256": sha,
+                    **names[fp],
+                    "embedder_fingerprint": fp,
                     "task": "",
                     "probe": "",
                     "protocol": "",
@@ -261,7 +340,9 @@ def _merge_latency(
 
 def append_run_record(path: Path, record: dict[str, Any]) -> None:
     with locked(path):
-        old = path.read_text(encoding="utf-8") if path.exists() else ""
+        old = read_runs(path)
+        if old and not old.endswith("\n"):
+            old += "\n"
         atomic_write_text(path, old + json.dumps(record, sort_keys=True, default=str) + "\n")
 
 

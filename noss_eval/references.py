@@ -4,24 +4,46 @@ same run on the same clips (then with a paired interval and an exact paired test
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from importlib import resources
 
 import yaml
 
 from noss_eval.errors import NossError
+from noss_eval.probes import BEST
 from noss_eval.results import Comparison, ProbeResult
 from noss_eval.stats import paired_comparison
+from noss_eval.task import OFFICIAL
 
 PUBLISHED_SUFFIX = "-published"
 
 
 @dataclass(frozen=True)
 class PublishedReference:
+    """A published table. Its numbers are the best test score over the paper's grid (paper
+    mode) on each task's complete official data: a row is compared with one only when it was
+    produced the same way (`comparable`)."""
+
     name: str  # "trill-published"
     source: str
     protocol: str
     scores: dict[str, float]  # task -> headline score, percent
+    caveats: dict[str, str] = field(default_factory=dict)  # task -> why it is never comparable
+
+    def not_comparable(self, result: ProbeResult) -> str:
+        """"" when `result` can be set against the published number of its task, else why not
+        (the row's `reference_note`)."""
+        why = self.caveats.get(result.task)
+        if why is None and result.data != OFFICIAL:
+            why = f"data: {result.data}"
+        if why is None and result.protocol != self.protocol:
+            why = (
+                f"published numbers are paper mode (protocol {self.protocol}); for this protocol "
+                "measure a reference embedder in the same run"
+            )
+        if why is None and result.probe != BEST:
+            why = "published numbers are the best over the grid: see the best row"
+        return "" if why is None else f"no delta vs {self.name}: {why}"
 
 
 def published_names() -> list[str]:
@@ -40,22 +62,25 @@ def published_reference(name: str = "trill-published") -> PublishedReference:
         raise NossError(f"--reference: '{name}' is not one of {', '.join(published_names())}")
     entry = table[key]
     scores = {task: float(v) for task, v in entry["scores"].items()}
-    return PublishedReference(name, entry["source"], entry["protocol"], scores)
+    caveats = {task: str(v) for task, v in entry.get("caveats", {}).items()}
+    return PublishedReference(name, entry["source"], entry["protocol"], scores, caveats)
 
 
 def compare_published(
     results: Sequence[ProbeResult], reference: PublishedReference
 ) -> list[ProbeResult]:
-    """Each result against the published headline score of its task (where there is one)."""
+    """Each result against the published headline score of its task, where there is one and
+    the result is comparable with it; otherwise the result says why it has no delta."""
     out = []
     for r in results:
         score = reference.scores.get(r.task)
+        note = "" if score is None else reference.not_comparable(r)
         comparison = (
             None
-            if score is None
+            if score is None or note
             else Comparison(reference.name, score, reference.protocol, reference.source)
         )
-        out.append(replace(r, comparison=comparison))
+        out.append(replace(r, comparison=comparison, reference_note=note))
     return out
 
 

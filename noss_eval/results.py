@@ -67,11 +67,28 @@ class ProbeResult:
     data_fingerprint: str = ""  # the task's clips (ids, splits, labels, file sizes), hashed
     audio_warnings: str = ""  # odd inputs that may move the number (short, clipped, truncated)
     embedder_settings: str = ""  # JSON: every setting besides the weights (the output tensor...)
+    data: str = ""  # Task.data_status: OFFICIAL, how the clips differ from it, or CUSTOM
+    scored_on: str = ""  # the partition the test numbers come from (mask: devel or test)
     comparison: Comparison | None = None
+    reference_note: str = ""  # why a published number has no delta here ("" when it has one)
 
     @property
     def headline_score(self) -> float:
         return self.metrics[self.headline_metric]
+
+    @property
+    def chance(self) -> float:
+        """The headline score of guessing (fraction): the majority class's share of the test
+        clips for accuracy, 1/k for UAR (k classes among the test clips)."""
+        _, counts = np.unique(self.predictions.y_true, return_counts=True)
+        if self.headline_metric == "balanced_accuracy":
+            return 1.0 / len(counts)
+        return float(counts.max() / counts.sum())
+
+    @property
+    def at_chance(self) -> bool:
+        """The 95 % interval of the headline score reaches chance level."""
+        return self.headline_ci[0] <= self.chance
 
     @property
     def delta(self) -> float | None:

@@ -15,7 +15,7 @@ from typing import Any
 from noss_eval import __version__
 from noss_eval.cache import EmbeddingCache, check_room
 from noss_eval.check import CheckReport, check_embedder
-from noss_eval.embedder import Embedder, fingerprint
+from noss_eval.embedder import Embedder, fingerprint, named_as
 from noss_eval.engines import EmbedderRecipe, Engine, LocalEngine, ProcessEngine, ThreadEngine
 from noss_eval.errors import AudioError, NossError
 from noss_eval.extract import extract, uncached
@@ -196,6 +196,8 @@ def score_task(
             data_fingerprint=data.fingerprint,  # computed once per dataset
             audio_warnings=warnings,
             embedder_settings=settings,
+            data=task.data_status(clips, len(ex.failed)),
+            scored_on=task.scored_on(clips),
         )
         for r in results
     ]
@@ -223,7 +225,8 @@ def _run(
     recipe = EmbedderRecipe(config.embedder, dict(config.embedder_options))
     ref_recipe = EmbedderRecipe(config.reference or "", dict(config.reference_options))
     embedder = recipe.build(threads=config.budget.interpreter)
-    reference = ref_recipe.build(threads=config.budget.interpreter) if config.reference else None
+    with named_as("--reference"):  # its errors name --reference, not --embedder
+        reference = ref_recipe.build(config.budget.interpreter) if config.reference else None
     published = (
         published_reference(config.published_reference) if config.published_reference else None
     )

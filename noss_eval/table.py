@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from typing import Any
 
 import numpy as np
 
 from noss_eval.leaderboard import PROTOCOL_NOTES
+from noss_eval.task import OFFICIAL, UNKNOWN
 
 HEADLINE_NAMES = {"accuracy": "acc", "balanced_accuracy": "UAR"}
 
@@ -40,7 +42,7 @@ def format_table(rows: Sequence[dict[str, Any]], note: str = "") -> str:
             r["task"],
             r["probe"],
             HEADLINE_NAMES.get(r["headline_metric"], r["headline_metric"]),
-            format_number(r["headline_score"]),
+            format_number(r["headline_score"]) + ("*" if r.get("at_chance") else ""),
             format_interval(r.get("headline_ci_low"), r.get("headline_ci_high")),
             format_number(r.get("reference_score")),
             format_number(r.get("delta"), signed=True),
@@ -55,12 +57,15 @@ def format_table(rows: Sequence[dict[str, Any]], note: str = "") -> str:
         "  ".join(x.ljust(w) for x, w in zip(line, widths, strict=True)).rstrip()
         for line in (header, *body)
     ]
+    if any(r.get("at_chance") for r in rows):
+        lines.append("* the 95% interval reaches chance level (the `chance` column)")
     for probe in dict.fromkeys(r["probe"] for r in rows):
         avg = average_delta(rows, probe)
         if avg is not None:
             lines.append(
                 f"average delta vs reference ({probe}): {avg[0]:+.2f} points over {avg[1]} tasks"
             )
+    lines += _data_notes(rows)
     for protocol in sorted({r["protocol"] for r in rows}):
         lines.append(f"protocol: {protocol} ({PROTOCOL_NOTES.get(protocol, '')})")
     sources = sorted({r["reference_source"] for r in rows if r.get("reference_source")})
@@ -68,6 +73,21 @@ def format_table(rows: Sequence[dict[str, Any]], note: str = "") -> str:
     if note:
         lines.append(note)
     return "\n".join(lines)
+
+
+def _data_notes(rows: Sequence[dict[str, Any]]) -> list[str]:
+    """Per task, what its numbers were measured on when that is not the official test set;
+    then why rows have no delta against a published reference (once per reason)."""
+    lines = []
+    for task, row in {r["task"]: r for r in rows}.items():
+        data, scored = row.get("data", ""), row.get("scored_on", "")
+        if data and data not in (OFFICIAL, UNKNOWN):
+            lines.append(f"{task}: data {data}")
+        if scored and scored != "test" and not scored.endswith("cross-validation"):
+            lines.append(f"{task}: scored on {scored}")
+    notes = Counter(r["reference_note"] for r in rows if r.get("reference_note"))
+    lines += [f"{note} ({n} row{'s' if n > 1 else ''})" for note, n in notes.items()]
+    return lines
 
 
 def format_interval(low: Any, high: Any) -> str:

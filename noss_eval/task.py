@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from noss_eval.errors import NossError
 
 SPLITS = ("train", "validation", "test")
+OFFICIAL = "official"  # the data status of clips that are exactly a task's official set
+UNKNOWN = "no official counts"  # the data status of a task with no official set to check
 
 
 @dataclass(frozen=True)
@@ -40,6 +42,42 @@ class TfdsSpec:
 
 
 @dataclass(frozen=True)
+class OfficialData:
+    """What the complete official dataset holds, as its TFDS builder (or its distributor)
+    documents it: a published number is comparable only on exactly this data."""
+
+    clips: Mapping[str, int]  # per split (or fold), before any validation is carved from train
+    classes: int
+    speakers: int | None
+    source: str  # where these counts are documented
+
+    @property
+    def total(self) -> int:
+        return sum(self.clips.values())
+
+    def compare(self, clips: Sequence[Clip], failed: int = 0) -> str:
+        """"" when `clips` (less `failed` unreadable ones) are the official set, else one
+        phrase saying how they differ (for the row's `data` column)."""
+        found = len(clips) - failed
+        if found != self.total:
+            return f"{found:,} of {self.total:,} official clips"
+        splits = Counter(c.carved_from or c.split for c in clips)
+        if dict(splits) != dict(self.clips):
+            official = "/".join(f"{n:,}" for n in self.clips.values())
+            return f"{found:,} clips, not the official splits ({official})"
+        if len({c.label for c in clips}) != self.classes:
+            return f"{len({c.label for c in clips})} of {self.classes} official classes"
+        speakers = {c.speaker for c in clips if c.speaker is not None}
+        if self.speakers is not None and len(speakers) != self.speakers:
+            return f"{len(speakers):,} of {self.speakers:,} official speakers"
+        return ""
+
+
+def _test_partition(clips: Sequence[Clip]) -> str:
+    return "test"
+
+
+@dataclass(frozen=True)
 class Task:
     """A benchmark task. `read(root)` lists the clips of the dataset unpacked at `root`."""
 
@@ -56,6 +94,8 @@ class Task:
     root: Path | None = None  # fixed location (custom tasks); else <data-dir>/<dataset_dir>
     default: bool = True  # False: a variant, run only when named in --tasks
     cache_group: str | None = None  # a variant shares its base task's cached embeddings
+    official: OfficialData | None = None  # None: no official set (custom tasks)
+    scored_partition: Callable[[Sequence[Clip]], str] = _test_partition  # what "test" is
 
     @property
     def split_names(self) -> tuple[str, ...]:
@@ -64,6 +104,20 @@ class Task:
     @property
     def cache_namespace(self) -> str:
         return self.cache_group or self.name
+
+    def data_status(self, clips: Sequence[Clip], failed: int = 0) -> str:
+        """OFFICIAL when `clips`, less `failed` unreadable ones, are the official set; else how
+        they differ ("120 of 148,642 official clips"); UNKNOWN without official counts (custom
+        tasks, and built-in ones whose counts are documented nowhere we could read)."""
+        if self.official is None:
+            return UNKNOWN
+        return self.official.compare(clips, failed) or OFFICIAL
+
+    def scored_on(self, clips: Sequence[Clip]) -> str:
+        """The partition the test numbers come from, as the row's `scored_on` column says it."""
+        if self.folds:
+            return f"{len(self.folds)}-fold cross-validation"
+        return self.scored_partition(clips)
 
 
 def validate_clips(task: Task, clips: Sequence[Clip]) -> None:

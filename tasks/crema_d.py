@@ -5,7 +5,7 @@ from pathlib import Path
 
 from noss_eval.errors import NossError
 from noss_eval.layout import audio_files, require, split_by_speaker
-from noss_eval.task import Clip, Task, TfdsSpec
+from noss_eval.task import Clip, OfficialData, Task, TfdsSpec
 
 # The four clips the TFDS builder leaves out (tensorflow/datasets tensorflow_datasets/audio/
 # crema_d.py, `bad_files`: "file names which do not exist in the github"); its 7,438 clips are
@@ -35,5 +35,11 @@ TASK = Task(
     read=read,
     layout="AudioWAV/<actor>_<sentence>_<emotion>_<level>.wav",
     tfds=TfdsSpec("crema_d"),
+    official=OfficialData(
+        {"train": 5_144, "validation": 738, "test": 1_556},
+        6,
+        91,
+        "TFDS catalog, crema_d 1.0.0 (tensorflow/datasets docs/catalog/crema_d.md)",
+    ),
     notes="speakers sorted, RandomState(0) shuffle, 70/10/20 (as tfds crema_d)",
 )

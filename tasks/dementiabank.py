@@ -5,7 +5,7 @@ from pathlib import Path
 
 from noss_eval.errors import NossError
 from noss_eval.layout import audio_files, require, split_by_speaker
-from noss_eval.task import Clip, Task, TfdsSpec
+from noss_eval.task import Clip, OfficialData, Task, TfdsSpec
 
 FOLDERS = {"dementia": "Dementia", "control": "Control"}
 
@@ -32,5 +32,11 @@ TASK = Task(
     read=read,
     layout="dementia/English/Pitt/{Control,Dementia}/cookie/<speaker>-<session>.mp3",
     tfds=TfdsSpec("dementiabank"),
+    official=OfficialData(
+        {"train": 393, "validation": 57, "test": 102},
+        2,
+        None,  # not documented for the cookie-theft recordings alone
+        "TFDS catalog, dementiabank 1.0.0 (tensorflow/datasets docs/catalog/dementiabank.md)",
+    ),
     notes="70/10/20 by speaker with RandomState(0) (as tfds dementiabank)",
 )

@@ -4,7 +4,7 @@ from pathlib import Path
 
 from noss_eval.errors import NossError
 from noss_eval.layout import clip_id, pick_column, read_csv, require
-from noss_eval.task import Clip, Task
+from noss_eval.task import Clip, OfficialData, Task
 
 HUMAN_NON_SPEECH = {
     20: "crying_baby",
@@ -56,5 +56,10 @@ TASK = Task(
     read=read,
     layout="audio/*.wav and meta/esc50.csv (the ESC-50 repository as cloned)",
     folds=FOLDS,
+    # ESC-50's README and meta/esc50.csv (github.com/karolpiczak/ESC-50): 2,000 clips, 40 per
+    # class, 8 per class in each of the 5 folds; no speaker ids.
+    official=OfficialData(
+        {fold: 80 for fold in FOLDS}, 10, None, "ESC-50 README, meta/esc50.csv (v2.0.0)"
+    ),
     notes="5-fold CV on the official folds: each test fold scored by a probe fit on the other 4",
 )

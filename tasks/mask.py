@@ -12,7 +12,7 @@ import numpy as np
 
 from noss_eval.errors import NossError
 from noss_eval.layout import clip_id, pick_column, read_csv, require
-from noss_eval.task import Clip, Task
+from noss_eval.task import Clip, OfficialData, Task
 
 PARTITIONS = {"train": "train", "devel": "validation", "test": "test"}
 WITHHELD = ("", "?")
@@ -60,6 +60,12 @@ def _carve_validation(clips: list[Clip]) -> list[Clip]:
     ]
 
 
+def scored_partition(clips) -> str:
+    """"devel" when the test labels are withheld (then devel is scored as test), else "test"."""
+    devel = any(c.split == "test" and c.path.name.startswith("devel_") for c in clips)
+    return "devel (ComParE withholds the test labels)" if devel else "test"
+
+
 TASK = Task(
     name="mask",
     title="ComParE 2020 Mask (clear / mask)",
@@ -68,5 +74,14 @@ TASK = Task(
     read=read,
     layout="wav/{train,devel,test}_*.wav and lab/*.csv (file_name,label)",
     headline="balanced_accuracy",
+    scored_partition=scored_partition,
+    # ComParE 2020 (Schuller et al., Interspeech 2020), Table 1, the Mask Augsburg Speech Corpus:
+    # train, devel (our validation) and test chunks, 36,554 in all; no speaker ids are given.
+    official=OfficialData(
+        {"train": 10_895, "validation": 14_647, "test": 11_012},
+        2,
+        None,
+        "ComParE 2020 paper (Schuller et al.), Table 1: Mask partitions",
+    ),
     notes="test labels withheld by ComParE -> devel is reported as test, validation = 10% of train",
 )

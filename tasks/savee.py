@@ -5,7 +5,7 @@ from pathlib import Path
 
 from noss_eval.errors import NossError
 from noss_eval.layout import audio_files, require, split_by_speaker
-from noss_eval.task import Clip, Task, TfdsSpec
+from noss_eval.task import Clip, OfficialData, Task, TfdsSpec
 
 CODES = {
     "a": "anger",
@@ -38,5 +38,11 @@ TASK = Task(
     read=read,
     layout="AudioData/<speaker>/<code><nn>.wav (codes a d f h n sa su)",
     tfds=TfdsSpec("savee"),
+    official=OfficialData(
+        {"train": 240, "validation": 120, "test": 120},
+        7,
+        4,
+        "TFDS catalog, savee 1.0.0 (tensorflow/datasets docs/catalog/savee.md)",
+    ),
     notes="4 speakers, split by speaker 60/20/20 with RandomState(0) (as tfds savee)",
 )

@@ -16,7 +16,7 @@ import soundfile as sf
 
 from noss_eval.errors import NossError
 from noss_eval.layout import audio_files, clip_id, read_text, require
-from noss_eval.task import Clip, Task, TfdsSpec
+from noss_eval.task import Clip, OfficialData, Task, TfdsSpec
 
 WORDS = ("yes", "no", "up", "down", "left", "right", "on", "off", "stop", "go")
 SILENCE, UNKNOWN, NOISE = "_silence_", "_unknown_", "_background_noise_"
@@ -97,6 +97,12 @@ TASK = Task(
     read=read,
     layout=LAYOUT,
     tfds=TfdsSpec("speech_commands", speaker_key=None),
+    official=OfficialData(
+        {"train": 85_511, "validation": 10_102, "test": 4_890},
+        12,
+        None,
+        "TFDS catalog, speech_commands 0.0.3 (tensorflow.org/datasets/catalog/speech_commands)",
+    ),
     notes="official lists for train/validation, the official test archive for test (as TFDS)",
 )
 LISTS_TASK = Task(

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from noss_eval.errors import NossError
 from noss_eval.layout import read_rows, read_text
-from noss_eval.task import Clip, Task, TfdsSpec
+from noss_eval.task import Clip, OfficialData, Task, TfdsSpec
 
 SPLIT_CODES = {"1": "train", "2": "validation", "3": "test"}
 ALL_SPEAKERS = tuple(f"id{10001 + i}" for i in range(1251))
@@ -67,6 +67,12 @@ TASK = Task(
     read=read,
     layout=LAYOUT + f"; optional {META} (its Set column picks the dev speakers)",
     tfds=TfdsSpec("voxceleb", speaker_key=None, label=tfds_label),
+    official=OfficialData(
+        {"train": 134_000, "validation": 6_670, "test": 7_972},
+        1_211,
+        None,  # the label is the speaker
+        "TFDS catalog, voxceleb 1.2.1 (tensorflow/datasets docs/catalog/voxceleb.md)",
+    ),
     notes="iden_split.txt by video, dev-set speakers only (as tfds voxceleb)",
 )
 ALL_SPEAKERS_TASK = Task(

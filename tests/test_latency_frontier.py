@@ -15,7 +15,8 @@ from noss_eval.frontier import Point, mark_frontier
 
 @pytest.fixture
 def board(tmp_path, dynamic_tflite, fixed_tflite):
-    """A leaderboard with two real TFLite models evaluated on one task."""
+    """A leaderboard with two real TFLite models evaluated on one task, each against the dsp
+    baseline measured in the same run (published numbers are not comparable on this data)."""
     synthetic.write_crema_d(tmp_path / "data" / "crema_d")
     path = tmp_path / "board.csv"
     for model in (dynamic_tflite, fixed_tflite):
@@ -30,6 +31,8 @@ def board(tmp_path, dynamic_tflite, fixed_tflite):
                     str(tmp_path / "c"),
                     "--leaderboard",
                     str(path),
+                    "--reference",
+                    "dsp",
                 ]
             )
             == 0
@@ -46,6 +49,8 @@ def test_latency_measures_real_models_and_merges_into_the_leaderboard(
         str(dynamic_tflite),
         str(yamnet),
         str(micro),
+        "--embedder-option",
+        "input=audio",  # micro_speech takes features; timing it on audio is fine here
         "--runs",
         "5",
         "--leaderboard",
@@ -60,6 +65,7 @@ def test_latency_measures_real_models_and_merges_into_the_leaderboard(
     assert float(evaluated[0]["size_mb"]) > 0.01 and int(evaluated[0]["params"]) > 10_000
     standalone = {r["embedder"]: r for r in rows if r["task"] == ""}
     assert set(standalone) == {"yamnet", "micro_speech_quantized"}
+    assert all(r["latency_ms"] == "" for r in rows if r["embedder"] == "dsp")  # not timed
     assert 4.0 < float(standalone["yamnet"]["size_mb"]) < 4.2
     assert float(standalone["yamnet"]["latency_ms_all_threads"]) > 0
     # a later evaluation of the same model keeps its latency columns
@@ -83,12 +89,14 @@ def test_latency_measures_real_models_and_merges_into_the_leaderboard(
 
 
 def test_frontier_plot_and_printout(board, tmp_path, capsys, dynamic_tflite, fixed_tflite):
+    """The frontier of the two models' deltas against dsp, with dsp itself, timed, at 0."""
     assert (
         main(
             [
                 "latency",
                 str(dynamic_tflite),
                 str(fixed_tflite),
+                "dsp",
                 "--runs",
                 "3",
                 "--leaderboard",
@@ -102,6 +110,13 @@ def test_frontier_plot_and_printout(board, tmp_path, capsys, dynamic_tflite, fix
     assert main(["frontier", str(board), "--out", str(out_png)]) == 0
     printed = capsys.readouterr().out
     assert "Pareto frontier" in printed and "crema_d" in printed
+    assert "dsp (reference)" in printed and "deltas vs dsp" in printed
+    from noss_eval.frontier import frontier_points
+    from noss_eval.leaderboard import read_leaderboard
+
+    found = frontier_points(read_leaderboard(board), "best", "noss-eval")
+    (ref,) = [p for p in found.points if p.reference]
+    assert ref.quality == 0.0 and ref.latency_ms > 0 and len(found.points) == 3
     assert out_png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and out_png.stat().st_size > 10_000
 
 
@@ -227,8 +242,8 @@ def test_latency_is_median_and_p90_of_the_timed_runs_after_warm_up(monkeypatch):
 def test_latency_columns_take_single_thread_latency_and_all_threads_median():
     from noss_eval.latency import Latency, latency_columns
 
-    def timed(sha, threads, median, p90):
-        return Latency("m", sha, "f", threads, median, p90, size_mb=1.5, params=7)
+    def timed(fingerprint, threads, median, p90):
+        return Latency("m", "same-file", fingerprint, threads, median, p90, size_mb=1.5, params=7)
 
     results = [timed("a", 1, 10.0, 12.0), timed("a", 8, 3.0, 4.0),
                timed("b", 8, 2.0, 2.5), timed("b", 1, 6.0, 6.5)]  # fmt: skip
@@ -238,3 +253,24 @@ def test_latency_columns_take_single_thread_latency_and_all_threads_median():
         "b": {"size_mb": 1.5, "params": 7, "latency_ms": 6.0, "latency_p90_ms": 6.5,
               "latency_ms_all_threads": 2.0},
     }  # fmt: skip
+
+
+def test_latency_is_timed_on_the_output_that_was_scored(tmp_path, capsys):
+    """YAMNet scored on its embedding tensor is timed with that option: each model of
+    `latency` takes the options that follow it, and the columns go to the rows of the same
+    fingerprint (file and settings), not to every row of the file (its class-score output)."""
+    from testlib import yamnet_args
+
+    yamnet = require_shared(YAMNET)
+    synthetic.write_crema_d(tmp_path / "data" / "crema_d", sentences=("DFA",))
+    board = tmp_path / "board.csv"
+    args = ["--data-dir", str(tmp_path / "data"), "--cache-dir", str(tmp_path / "c")]
+    assert main([*yamnet_args(), *args, "--leaderboard", str(board)]) == 0
+    embedding = yamnet_args()[1:]  # the model, then its option
+    assert main(["latency", str(yamnet), "--embedder", *embedding, "--runs", "3",
+                 "--leaderboard", str(board)]) == 0  # fmt: skip
+    rows = list(csv.DictReader(board.open()))
+    scored = [r for r in rows if r["task"] == "crema_d" and r["embedder"] == "yamnet"]
+    (classes,) = [r for r in rows if r["task"] == ""]
+    assert scored and classes["embedder_fingerprint"] != scored[0]["embedder_fingerprint"]
+    assert all(float(r["latency_ms"]) > 0 for r in scored + [classes])

@@ -11,11 +11,22 @@ from noss_eval.leaderboard import COLUMNS, merge_leaderboard, to_row
 from noss_eval.references import compare_measured, compare_published, published_reference
 from noss_eval.results import Predictions, ProbeResult, RunStamp
 from noss_eval.table import average_delta, format_table
+from noss_eval.task import OFFICIAL, UNKNOWN
 
 STAMP = RunStamp(0, "layout", "r1", "0.1.0", "2026-01-01T00:00:00+00:00")
 
 
-def result(task="crema_d", probe="logistic", accuracy=0.7, uar=None, embedder="m", seed=0, n=40):
+def result(
+    task="crema_d",
+    probe="logistic",
+    accuracy=0.7,
+    uar=None,
+    embedder="m",
+    seed=0,
+    n=40,
+    protocol="noss-eval",
+    data=OFFICIAL,
+):
     rng = np.random.RandomState(seed)
     y = np.array(["a", "b"] * (n // 2))
     pred = np.where(rng.rand(n) < accuracy, y, np.where(y == "a", "b", "a"))
@@ -30,7 +41,7 @@ def result(task="crema_d", probe="logistic", accuracy=0.7, uar=None, embedder="m
         embedder_fingerprint="f" * 64,
         task=task,
         probe=probe,
-        protocol="noss-eval",
+        protocol=protocol,
         config="lda",
         headline_metric="balanced_accuracy" if task == "mask" else "accuracy",
         metrics=metrics,
@@ -41,7 +52,13 @@ def result(task="crema_d", probe="logistic", accuracy=0.7, uar=None, embedder="m
         n_test=n,
         failed_clips=0,
         predictions=Predictions(tuple(f"c{i}" for i in range(n)), y, pred),
+        data=data,
     )
+
+
+def paper(task="crema_d", **kwargs):
+    """A row produced as the published numbers were: paper mode, best probe, official data."""
+    return result(task, probe="best", protocol="noss", **kwargs)
 
 
 def rows(results):
@@ -76,7 +93,7 @@ def test_published_references_are_the_frill_paper_tables():
 def test_published_delta_is_on_the_headline_metric():
     out = rows(
         compare_published(
-            [result("crema_d", accuracy=0.70), result("mask", accuracy=0.80, uar=0.70)],
+            [paper("crema_d", accuracy=0.70), paper("mask", accuracy=0.80, uar=0.70)],
             published_reference(),
         )
     )
@@ -85,12 +102,106 @@ def test_published_delta_is_on_the_headline_metric():
     assert mask["headline_metric"] == "balanced_accuracy" and mask["headline_score"] == 70.0
     assert mask["delta"] == pytest.approx(70.0 - 65.8)  # UAR, not the 80 % accuracy
     assert mask["reference_score"] == 65.8 and mask["reference_protocol"] == "noss"
-    assert average_delta(out, "logistic") == (pytest.approx((4.1 + 4.2) / 2), 2)
-    assert "average delta vs reference (logistic): +4.15 points over 2 tasks" in format_table(out)
+    assert average_delta(out, "best") == (pytest.approx((4.1 + 4.2) / 2), 2)
+    assert "average delta vs reference (best): +4.15 points over 2 tasks" in format_table(out)
+    assert all(r["reference_note"] == "" for r in out)
+
+
+@pytest.mark.parametrize(
+    "made, why",
+    [
+        (result("crema_d", probe="best"), "paper mode (protocol noss)"),
+        (result("crema_d", probe="logistic"), "paper mode (protocol noss)"),
+        (result("crema_d", "lda", protocol="noss"), "the best over the grid"),
+        (paper("crema_d", data="120 of 7,438 official clips"), "data: 120 of 7,438 official"),
+        (paper("crema_d", data=UNKNOWN), "data: no official counts"),
+        (paper("voxceleb1"), "privacy-filtered subset"),
+    ],
+)
+def test_a_published_number_gets_a_delta_only_on_a_row_made_as_it_was(made, why):
+    """The published numbers are paper mode's best probe on the complete official data: any
+    other row (the default protocol, one probe family, a stand-in or partial dataset, and
+    VoxCeleb1, whose published number used a privacy-filtered subset) gets no reference score
+    and no delta, but a note saying why; the table says it once and averages nothing."""
+    for reference in (
+        published_reference("trill-published"),
+        published_reference("frill-published"),
+    ):
+        (row,) = rows(compare_published([made], reference))
+        assert row.get("delta", "") == "" and row.get("reference_score", "") == ""
+        assert row.get("reference", "") == ""
+        assert why in row["reference_note"] and reference.name in row["reference_note"]
+        table = format_table([row])
+        assert "average delta" not in table and why in table
+
+
+def test_the_same_numbers_as_paper_mode_best_on_official_data_get_the_delta():
+    (row,) = rows(compare_published([paper("crema_d", accuracy=0.7)], published_reference()))
+    assert row["delta"] == pytest.approx(70.0 - 65.9) and row["reference_note"] == ""
+
+
+def test_chance_is_the_majority_share_for_accuracy_and_one_over_k_for_uar():
+    """Every row knows its task's chance level on its test clips; an interval that reaches it
+    is flagged in the CSV and marked in the table."""
+    r = result(n=40)
+    y = np.array(["a"] * 30 + ["b"] * 6 + ["c"] * 4)
+    skewed = replace(r, predictions=Predictions(r.predictions.clip_ids, y, y))
+    assert skewed.chance == pytest.approx(0.75)
+    assert replace(skewed, headline_metric="balanced_accuracy").chance == pytest.approx(1 / 3)
+    low = replace(skewed, headline_ci=(0.70, 0.80), metrics={**skewed.metrics, "accuracy": 0.75})
+    high = replace(skewed, headline_ci=(0.76, 0.90), metrics={**skewed.metrics, "accuracy": 0.83})
+    (flagged,), (clear,) = rows([low]), rows([high])
+    assert flagged["chance"] == 75.0 and flagged["at_chance"] == "yes"
+    assert clear["chance"] == 75.0 and clear["at_chance"] == ""
+    table = format_table([flagged, clear])
+    assert "75.00*" in table and "83.00*" not in table and "reaches chance level" in table
+
+
+def test_a_measured_reference_on_a_uar_task_is_paired_on_uar():
+    """On an imbalanced task whose headline is UAR, the delta, its paired interval, its p-value
+    and its test are all on UAR: here accuracy says the reference is better and UAR says the
+    embedder is (it gets the rare class right)."""
+    from noss_eval.stats import Outcomes, paired_comparison
+
+    n = 200
+    y = np.array(["clear"] * 180 + ["mask"] * 20)
+    mine_pred = y.copy()
+    mine_pred[:30] = "mask"  # 30 majority clips wrong, every minority clip right
+    ref_pred = np.array(["clear"] * n)  # the majority class everywhere
+    ids = tuple(f"c{i}" for i in range(n))
+
+    def made(embedder, pred):
+        o = Outcomes.of(y, pred)
+        metrics = {
+            "accuracy": o.score("accuracy"),
+            "balanced_accuracy": o.score("balanced_accuracy"),
+        }
+        return replace(
+            result("mask", embedder=embedder, n=n),
+            metrics={**metrics, "macro_f1": 0.5},
+            headline_metric="balanced_accuracy",
+            predictions=Predictions(ids, y, pred),
+        )
+
+    mine, ref = made("m", mine_pred), made("ref", ref_pred)
+    assert mine.metrics["accuracy"] < ref.metrics["accuracy"]
+    assert mine.metrics["balanced_accuracy"] > ref.metrics["balanced_accuracy"]
+    (row,) = rows(compare_measured([mine], [ref]))
+    uar = paired_comparison(
+        Outcomes.of(y, mine_pred), Outcomes.of(y, ref_pred), "balanced_accuracy"
+    )
+    assert row["delta"] == pytest.approx(100 * uar.difference, abs=1e-3) and row["delta"] > 0
+    assert (row["delta_ci_low"], row["delta_ci_high"]) == (
+        pytest.approx(100 * uar.ci_low, abs=1e-3),
+        pytest.approx(100 * uar.ci_high, abs=1e-3),
+    )
+    assert row["delta_ci_low"] > 0  # on accuracy the whole interval would be below 0
+    assert row["delta_test"].startswith("stratified-mcnemar")
+    assert float(row["delta_p_value"]) == pytest.approx(uar.p_value, rel=1e-2)
 
 
 def test_task_without_published_number_has_no_delta():
-    (row,) = rows(compare_published([result("dementiabank")], published_reference()))
+    (row,) = rows(compare_published([paper("dementiabank")], published_reference()))
     assert row["delta"] == "" if "delta" in row else True
     assert average_delta([row], "logistic") is None
 
