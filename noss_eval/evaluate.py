@@ -5,9 +5,11 @@ Selection is on the task's headline metric. The default protocol never lets a te
 a choice: holdout tasks select on validation; cross-validated tasks select per test fold by an
 inner cross-validation over the training folds, refit on all of them, and score the test fold
 once (so the configuration may differ per fold: choosing one for all folds would need the test
-folds' labels). Paper mode (`--protocol noss`) trains on everything but the test split or fold,
-picks the configuration with the best mean test score over the rounds: one configuration per
-task, as a paper's table reports it.
+folds' labels). Paper mode (`--protocol noss`) trains on the train split only, as upstream's
+`eval_embedding/sklearn/train_and_eval_sklearn.py` fits on its train data: an official validation
+split is not trained on (a validation carved out of train goes back to train); a cross-validated
+task trains on the other folds. It picks the configuration with the best mean test score over the
+rounds: one configuration per task, as a paper's table reports it.
 """
 
 from __future__ import annotations
