@@ -133,14 +133,13 @@ class UpstreamLogisticRegression(LogisticRegression):
         self.classes_ = np.unique(y)
         self.n_features_in_ = X.shape[1]
         target = LabelEncoder().fit(self.classes_).transform(y)
+        given = {} if sample_weight is None else {"sample_weight": sample_weight}
         if sample_weight is not None or self.class_weight is not None:
             sample_weight = (
                 np.ones(len(y)) if sample_weight is None else np.array(sample_weight, np.float64)
             )
-        if self.class_weight is not None:
-            weights = compute_class_weight(
-                self.class_weight, classes=self.classes_, y=y, sample_weight=sample_weight
-            )
+        if self.class_weight is not None:  # (sklearn < 1.6 takes no sample_weight here)
+            weights = compute_class_weight(self.class_weight, classes=self.classes_, y=y, **given)
             sample_weight *= weights[target]
         sw_sum = len(y) if sample_weight is None else float(np.sum(sample_weight))
         loss = LinearModelLoss(base_loss=HalfMultinomialLoss(n_classes=2), fit_intercept=True)
