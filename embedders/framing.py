@@ -7,6 +7,8 @@ windows into shared calls. An adapter opens the model, describes its tensors as 
 Dynamic-length inputs (`[1, -1]`) get the whole clip, zero-padded to `min_seconds`; fixed-length
 inputs (YAMNet's `[1, 15600]`) get windows stepped by `hop` of a window, the last one ending at the
 clip's end, whose outputs are stacked as frames; `frontend=noss-logmel` feeds `[F, 96, 64, 1]`.
+An input fed audio that does not look like audio (`audio_doubts`: an integer scale that cannot
+hold it, a window shorter than `MIN_WINDOW_S`) is refused unless the user says `input=audio`.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from noss_eval.frontend import LOGMEL_VERSION, log_mel_windows
 
 log = logging.getLogger(__name__)
 BATCH_WINDOWS = 32  # windows per call when clips share calls (see `infer_many`)
+MIN_WINDOW_S = 0.2  # a fixed window shorter than this is not a speech embedding's input
 
 
 @dataclass(frozen=True)
@@ -34,9 +37,13 @@ class Tensor:
     name: str
     shape: tuple[int, ...]
     dtype: str = ""  # numpy dtype name; "" where the runtime does not say
+    scale: float = 0.0  # of an integer tensor: real value = (q - zero_point) * scale
+    zero_point: int = 0
 
     def line(self, role: str) -> str:
-        return f"{role} '{self.name}' {list(self.shape)}" + (f" {self.dtype}" if self.dtype else "")
+        quantised = f" (scale {self.scale:.3g}, zero point {self.zero_point})" if self.scale else ""
+        dtype = f" {self.dtype}{quantised}" if self.dtype else ""
+        return f"{role} '{self.name}' {list(self.shape)}{dtype}"
 
 
 @dataclass(frozen=True)
@@ -62,6 +69,7 @@ class FramedEmbedder:
         input_gain: float,
         frontend: str | None,
         min_seconds: float,
+        input: str | None = None,
     ) -> None:
         self.path = Path(path)
         self.name = name or self.path.stem
@@ -69,6 +77,16 @@ class FramedEmbedder:
         self.model_sha256 = sha256_file(self.path)
         if frontend not in (None, "noss-logmel"):
             raise NossError(f"--embedder-option frontend: unknown frontend '{frontend}'")
+        if input not in (None, "audio"):
+            raise NossError(
+                f"--embedder-option input: unknown convention '{input}'; give input=audio for a "
+                "model that takes audio (or frontend=noss-logmel for one that takes NOSS log-mel)"
+            )
+        if input and frontend:
+            raise NossError(
+                "--embedder-option input=audio: contradicts frontend=noss-logmel (which feeds "
+                "NOSS log-mel windows); give one of them"
+            )
         if not 0 < hop <= 1:
             raise NossError(f"--embedder-option hop: must be in (0, 1], got {hop}")
         self.settings: dict[str, Any] = {
@@ -81,6 +99,7 @@ class FramedEmbedder:
         }
         self._requested_output = output
         self._hop, self._gain, self._frontend = hop, input_gain, frontend
+        self._stated_input = input
         self._min_samples = int(round(min_seconds * self.sample_rate))
 
     def _configure(
@@ -91,6 +110,16 @@ class FramedEmbedder:
         self.calling_convention = check_signature(
             self.path, inputs, used, self._frontend, self._hop
         )
+        if not self._frontend:
+            doubts = audio_doubts(self.path, inputs[0], self.sample_rate, self._gain)
+            if doubts and self._stated_input != "audio":
+                raise NossError(
+                    f"{self.path}: {inputs[0].line('input')} does not look like audio: "
+                    f"{'; '.join(doubts)}; if it does take audio, say so with "
+                    "--embedder-option input=audio"
+                )
+            if doubts:
+                self.calling_convention += "; fed as audio (input=audio)"
         if self._requested_output == 0 and len(outputs) > 1:
             log.warning(
                 "%s: %d outputs, using output 0 '%s' %s (YAMNet-like models put class scores "
@@ -107,6 +136,11 @@ class FramedEmbedder:
         if used.name not in {t.name for t in outputs}:
             self.tensors.append(f"tensor '{used.name}' {list(used.shape)}  <- used ({how})")
         self._shape = inputs[0].shape
+        self._outputs = outputs
+
+    def candidate_outputs(self) -> list[str]:
+        """Every tensor `output=NAME` may name, one line each: here the model's outputs."""
+        return [describe_candidate(t, f"output {i}") for i, t in enumerate(self._outputs)]
 
     def _run(self, batch: np.ndarray) -> np.ndarray:
         """The model's output for one model-shaped float32 input (the adapter's runtime)."""
@@ -232,6 +266,38 @@ def check_signature(
             "pick another with --embedder-option output=NAME|INDEX"
         )
     return f"{convention}; output '{output.name}' {out_shape}"
+
+
+def audio_doubts(path: Path, tensor: Tensor, sample_rate: int, gain: float) -> list[str]:
+    """Why an input fed audio (scaled by `gain`) does not look like one; [] when it does. An
+    integer input must dequantise audio in [-gain, gain] to a range reaching an eighth of that
+    each side, in steps of at most a 32nd of it; a fixed window must span `MIN_WINDOW_S`."""
+    doubts = []
+    if tensor.dtype and np.issubdtype(np.dtype(tensor.dtype), np.integer):
+        if not tensor.scale:
+            raise NossError(
+                f"{path}: {tensor.line('input')} has no quantisation scale, so noss-eval cannot "
+                "map audio onto it (quantise inside the model instead)"
+            )
+        info, peak = np.iinfo(tensor.dtype), abs(gain)
+        lo, hi = ((v - tensor.zero_point) * tensor.scale for v in (info.min, info.max))
+        if lo > -peak / 8 or hi < peak / 8 or tensor.scale > peak / 32:
+            doubts.append(
+                f"its values dequantise to [{lo:.3g}, {hi:.3g}] in steps of {tensor.scale:.3g}, "
+                f"which cannot hold audio in [-{peak:g}, {peak:g}]"
+                + (" (input_gain)" if gain != 1 else "")
+            )
+    samples = tensor.shape[-1] if len(tensor.shape) == 2 else -1
+    if 0 < samples < MIN_WINDOW_S * sample_rate:
+        doubts.append(
+            f"a window of {samples} samples is {samples / sample_rate:.2f} s at {sample_rate} Hz, "
+            f"shorter than the {MIN_WINDOW_S:g} s any speech embedding takes"
+        )
+    return doubts
+
+
+def describe_candidate(tensor: Tensor, what: str) -> str:
+    return f"'{tensor.name}' {list(tensor.shape)} {tensor.dtype or '?'} ({what})"
 
 
 def frame(x: np.ndarray, size: int, hop: int) -> np.ndarray:

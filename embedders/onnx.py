@@ -46,10 +46,13 @@ class OnnxEmbedder(FramedEmbedder):
         input_gain: float = 1.0,
         frontend: str | None = None,
         min_seconds: float = 0.975,
+        input: str | None = None,
     ) -> None:
         """The options of the `tflite` kind (see `TFLiteEmbedder`); `threads`: ONNX Runtime's
         intra-op threads, all cores by default."""
-        super().__init__(path, name, sample_rate, output, hop, input_gain, frontend, min_seconds)
+        super().__init__(
+            path, name, sample_rate, output, hop, input_gain, frontend, min_seconds, input
+        )
         self._session = _session(self.path, threads)
         inputs = [_tensor(a) for a in self._session.get_inputs()]
         outputs = [_tensor(a) for a in self._session.get_outputs()]
@@ -61,12 +64,12 @@ class OnnxEmbedder(FramedEmbedder):
                 "values are not readable reliably, so convert the model with it as a graph output "
                 "(tf2onnx: --outputs NAME)"
             )
-        self._configure(inputs, used, outputs)
-        if inputs[0].dtype not in ("float32", "float16", "float64"):
+        if inputs and inputs[0].dtype not in ("float32", "float16", "float64"):
             raise NossError(
                 f"{self.path}: input '{inputs[0].name}' is {inputs[0].dtype or 'not a tensor'}; "
                 "noss-eval feeds float audio or log-mel (quantise inside the graph instead)"
             )
+        self._configure(inputs, used, outputs)
         self._feed, self._fetch = inputs[0], used
 
     def parameter_count(self) -> int:

@@ -31,6 +31,7 @@ from noss_eval.embedders.framing import (  # noqa: F401  (frame, check_signature
     FramedEmbedder,
     Tensor,
     check_signature,
+    describe_candidate,
     first_line,
     frame,
 )
@@ -38,6 +39,7 @@ from noss_eval.embedders.reexport import MODEL_CACHE, with_output
 from noss_eval.errors import NossError
 
 log = logging.getLogger(__name__)
+MAX_LISTED = 12  # candidate output tensors a wrong output name's error lists
 
 
 class TFLiteEmbedder(FramedEmbedder):
@@ -54,14 +56,18 @@ class TFLiteEmbedder(FramedEmbedder):
         input_gain: float = 1.0,
         frontend: str | None = None,
         min_seconds: float = 0.975,
+        input: str | None = None,
     ) -> None:
         """`hop`: window step of fixed-length models, as a fraction of the window.
         `input_gain`: multiplies the waveform (32768 for models that expect int16-scale audio).
         `threads`: interpreter threads, all cores by default.
         `min_seconds`: dynamic-length inputs shorter than this are zero-padded to it (default:
         one NOSS window, 96 frames of 10 ms plus the 25 ms STFT window); models with an
-        in-graph frontend get no window at all from shorter audio, and LiteRT crashes on that."""
-        super().__init__(path, name, sample_rate, output, hop, input_gain, frontend, min_seconds)
+        in-graph frontend get no window at all from shorter audio, and LiteRT crashes on that.
+        `input=audio`: feed audio to an input that does not look like audio (`audio_doubts`)."""
+        super().__init__(
+            path, name, sample_rate, output, hop, input_gain, frontend, min_seconds, input
+        )
         self._threads, self._allocated = threads, False
         self._input: dict | None = None  # the input's details once tensors are allocated
         described = _description(self.path, self.model_sha256, output)
@@ -103,6 +109,10 @@ class TFLiteEmbedder(FramedEmbedder):
             )
         )
 
+    def candidate_outputs(self) -> list[str]:
+        """The model's outputs, then the intermediate tensors that could be an embedding."""
+        return _candidates(_open(self.path, self.model_sha256, 0, self._threads)[0])
+
     def _run(self, batch: np.ndarray) -> np.ndarray:
         it, used, detail = self._loaded[:3]
         detail = self._input or detail
@@ -127,7 +137,7 @@ Description = tuple[list[Tensor], Tensor, list[Tensor], str]  # inputs, used, ou
 
 
 def _description_path(sha256: str, output: int | str) -> Path:
-    tag = hashlib.sha256(repr(output).encode()).hexdigest()[:12]
+    tag = hashlib.sha256(repr(("quantised", output)).encode()).hexdigest()[:12]
     return MODEL_CACHE / f"{sha256[:16]}-{tag}.tensors.json"
 
 
@@ -135,7 +145,9 @@ def _description(path: Path, sha256: str, output: int | str) -> Description | No
     """The recorded tensors of this model (by content) and output option, if any."""
     try:
         d = json.loads(_description_path(sha256, output).read_text())
-        tensor = lambda t: Tensor(t["name"], tuple(t["shape"]), t["dtype"])  # noqa: E731
+        tensor = lambda t: Tensor(  # noqa: E731
+            t["name"], tuple(t["shape"]), t["dtype"], t["scale"], t["zero_point"]
+        )
         return (
             [tensor(t) for t in d["inputs"]],
             tensor(d["used"]),
@@ -159,7 +171,33 @@ def _record(path: Path, sha256: str, output: int | str, described: Description) 
 
 def _tensor(detail: dict, dtype: bool = True) -> Tensor:
     shape = tuple(int(d) for d in detail.get("shape_signature", detail["shape"]))
-    return Tensor(detail["name"], shape, np.dtype(detail["dtype"]).name if dtype else "")
+    scale, zero_point = detail.get("quantization", (0.0, 0))
+    kind = np.dtype(detail["dtype"])
+    if not dtype:
+        return Tensor(detail["name"], shape)
+    if kind.kind not in "iu":
+        return Tensor(detail["name"], shape, kind.name)
+    return Tensor(detail["name"], shape, kind.name, float(scale), int(zero_point))
+
+
+def _candidates(it: Any) -> list[str]:
+    """The graph outputs, then every tensor an op computes (not a weight's DEQUANTIZE) that
+    could be an embedding: numeric (float, or quantised), `[batch, dim]` or `[batch, T, dim]`."""
+    outputs = [d["index"] for d in it.get_output_details()]
+    made = {
+        i for op in it._get_ops_details() if op["op_name"] != "DEQUANTIZE" for i in op["outputs"]
+    }
+    details = {d["index"]: d for d in it.get_tensor_details()}
+
+    def plausible(d: dict) -> bool:
+        shape, kind = list(d.get("shape_signature", d["shape"])), np.dtype(d["dtype"]).kind
+        numeric = kind == "f" or (kind in "iu" and d["quantization"][0])
+        return bool(numeric) and len(shape) in (2, 3) and shape[0] in (1, -1) and shape[-1] > 1
+
+    intermediate = [i for i in sorted(made - set(outputs)) if plausible(details[i])]
+    return [
+        describe_candidate(_tensor(details[i]), f"output {n}") for n, i in enumerate(outputs)
+    ] + [describe_candidate(_tensor(details[i]), "intermediate") for i in intermediate]
 
 
 def _open(path: Path, sha256: str, output: int | str, threads: int | None) -> tuple[Any, dict, str]:
@@ -194,7 +232,17 @@ def _open(path: Path, sha256: str, output: int | str, threads: int | None) -> tu
     if output in by_name:
         return it, by_name[output], ""
     if output not in {t["name"] for t in it.get_tensor_details()}:
-        raise NossError(f"--embedder-option output: {path} has no tensor named '{output}'")
+        candidates = _candidates(it)
+        shown = "; ".join(candidates[:MAX_LISTED])
+        more = len(candidates) - MAX_LISTED
+        raise NossError(
+            f"--embedder-option output: {path} has no tensor named '{output}'; candidates: "
+            + (
+                f"{shown}; and {more} more (`noss-eval check {path}` lists all)"
+                if more > 0
+                else shown
+            )
+        )
     reexported = with_output(path, sha256, output)
     if reexported is not None:
         it = load(preserve=False, model=reexported)

@@ -23,6 +23,7 @@ class CheckReport:
     dim: int
     milliseconds: float  # one embed() call on that audio, after a warm-up call
     tensors: tuple[str, ...] = ()  # the model's inputs and outputs, where the kind knows them
+    candidates: tuple[str, ...] = ()  # every tensor `--embedder-option output=` may name
 
     def describe(self) -> str:
         rtf = self.milliseconds / 1000.0 / self.seconds
@@ -30,6 +31,7 @@ class CheckReport:
             [
                 f"embedder:   {self.embedder} ({self.kind}) at {self.sample_rate} Hz",
                 *(f"tensor:     {t}" for t in self.tensors),
+                *(f"candidate:  {t}" for t in self.candidates),
                 f"calling:    {self.calling_convention}",
                 f"output:     {self.frames} frames x {self.dim} dims for {self.seconds:.2f} s "
                 "of audio (mean-pooled over frames), all finite",
@@ -85,4 +87,5 @@ def check_embedder(
         dim=int(out.shape[1]),
         milliseconds=1000.0 * elapsed,
         tensors=tuple(getattr(embedder, "tensors", ())),
+        candidates=tuple(getattr(embedder, "candidate_outputs", list)()),
     )

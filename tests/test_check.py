@@ -77,6 +77,82 @@ def test_check_reports_convention_dim_and_time(capsys):
     assert "4 frames x 1024 dims" in out and "all finite" in out and "ms per call" in out
     assert "input  'input_1' [1, 15600] float32" in out and "output 'Identity' [1, 521]" in out
     assert f"tensor '{YAMNET_EMBEDDING}' [1, 1024]  <- used" in out
+    candidates = [line for line in out.splitlines() if line.startswith("candidate:")]
+    assert candidates == [
+        "candidate:  'Identity' [1, 521] float32 (output 0)",
+        "candidate:  'Identity_1' [96, 64] float32 (output 1)",
+        f"candidate:  '{YAMNET_EMBEDDING}' [1, 1024] float32 (intermediate)",
+        "candidate:  'yamnet_frames/dense/BiasAdd' [1, 521] float32 (intermediate)",
+    ]
+
+
+def test_an_output_name_that_is_no_tensor_lists_the_candidates():
+    with pytest.raises(NossError) as err:
+        TFLiteEmbedder(require_shared(YAMNET), output="yamnet_frames/embedding")
+    message = str(err.value)
+    assert "\n" not in message and "no tensor named 'yamnet_frames/embedding'" in message
+    assert f"'{YAMNET_EMBEDDING}' [1, 1024] float32 (intermediate)" in message
+    assert "'Identity' [1, 521] float32 (output 0)" in message
+
+
+def test_micro_speech_features_are_refused_as_audio_unless_the_user_says_so(tmp_path, capsys):
+    """Its int8 input holds 49x40 features in [0, 25.9]: fed audio, it scored chance silently."""
+    micro = str(require_shared(MICRO_SPEECH))
+    for _ in range(2):  # the second build reads the tensors recorded by the first
+        with pytest.raises(NossError) as err:
+            TFLiteEmbedder(micro)
+        message = str(err.value)
+        assert "\n" not in message and "input 'Reshape_1' [1, 1960] int8" in message
+        assert "dequantise to [0, 25.9] in steps of 0.102, which cannot hold audio" in message
+        assert "1960 samples is 0.12 s at 16000 Hz, shorter than the 0.2 s" in message
+        assert message.endswith("say so with --embedder-option input=audio")
+    assert main(["check", micro]) == 2
+    err_lines = capsys.readouterr().err.strip().splitlines()
+    assert len(err_lines) == 1 and "input=audio" in err_lines[0]
+    synthetic.write_crema_d(tmp_path / "data" / "crema_d")
+    data, cache = str(tmp_path / "data"), str(tmp_path / "cache")
+    run = ["--embedder", micro, "--data-dir", data, "--tasks", "crema_d", "--cache-dir", cache]
+    assert main(run) == 2 and not (tmp_path / "cache").exists()
+    assert "does not look like audio" in capsys.readouterr().err
+    assert main(["check", micro, "--embedder-option", "input=audio"]) == 0
+    assert "fed as audio (input=audio)" in capsys.readouterr().out
+
+
+def test_windows_too_short_for_speech_are_refused(tmp_path):
+    path = tflite(
+        tmp_path, "short", [tf.TensorSpec([1, 3000], tf.float32)], lambda x: x[:, :8] * 2.0
+    )
+    with pytest.raises(NossError, match=r"3000 samples is 0.19 s at 16000 Hz.*input=audio$"):
+        TFLiteEmbedder(path)
+    assert TFLiteEmbedder(path, sample_rate=8000).window_seconds == 0.375  # 0.375 s at 8 kHz
+    assert TFLiteEmbedder(path, input="audio").embed(np.ones(3000, np.float32)).shape == (1, 8)
+    with pytest.raises(NossError, match="input: unknown convention 'features'; give input=audio"):
+        TFLiteEmbedder(path, input="features")
+
+
+def test_int8_audio_input_is_accepted_at_its_calibrated_scale_only(tmp_path):
+    """A real int8-input model calibrated on audio in [-1, 1]: fed audio as is, accepted; with
+    input_gain=32768 its int8 range cannot hold the audio, so it is refused."""
+    import keras
+
+    keras.utils.set_random_seed(0)
+    inp = keras.Input(shape=(16000,), batch_size=1)
+    x = keras.layers.Conv1D(8, 400, strides=160)(keras.layers.Reshape((-1, 1))(inp))
+    converter = tf.lite.TFLiteConverter.from_keras_model(keras.Model(inp, x))
+    converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    rng = np.random.RandomState(0)
+    converter.representative_dataset = lambda: (
+        [rng.uniform(-1, 1, (1, 16000)).astype(np.float32)] for _ in range(8)
+    )
+    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+    converter.inference_input_type = tf.int8
+    path = tmp_path / "int8_audio.tflite"
+    path.write_bytes(converter.convert())
+    embedder = TFLiteEmbedder(path)
+    assert "int8 (scale 0.00" in embedder.tensors[0]
+    assert embedder.embed(np.zeros(16000, np.float32)).shape == (98, 8)
+    with pytest.raises(NossError, match=r"cannot hold audio in \[-32768, 32768\] \(input_gain\)"):
+        TFLiteEmbedder(path, input_gain=32768)
 
 
 def test_default_output_of_a_multi_output_model_is_named(caplog):
@@ -84,7 +160,7 @@ def test_default_output_of_a_multi_output_model_is_named(caplog):
     assert embedder.settings["output_tensor"] == "Identity"  # YAMNet's class scores
     assert "2 outputs, using output 0 'Identity' [1, 521]" in caplog.text
     assert "output 'Identity' [1, 521] float32  <- used" in embedder.tensors
-    micro = TFLiteEmbedder(require_shared(MICRO_SPEECH))
+    micro = TFLiteEmbedder(require_shared(MICRO_SPEECH), input="audio")
     assert micro.settings["output_tensor"] == "labels_softmax"
 
 

@@ -57,7 +57,7 @@ def test_yamnet_intermediate_embedding_tensor():
 
 
 def test_int8_model_is_quantised_and_dequantised():
-    emb = TFLiteEmbedder(require_shared(MICRO_SPEECH), output="labels_softmax")
+    emb = TFLiteEmbedder(require_shared(MICRO_SPEECH), output="labels_softmax", input="audio")
     x = np.random.RandomState(0).randn(3000).astype(np.float32) * 5
     out = emb.embed(x)
     assert out.shape == (len(frame(x, 1960, 980)), 4) and out.dtype == np.float32
@@ -200,7 +200,7 @@ def test_every_window_offset_of_a_fixed_length_model(tmp_path):
     path = tmp_path / "edges.tflite"
     path.write_bytes(converter.convert())
     for n, hop in ((3700, 0.5), (3000, 0.5), (2999, 0.25), (1000, 0.5), (640, 1.0)):
-        out = TFLiteEmbedder(path, hop=hop).embed(np.arange(n, dtype=np.float32))
+        out = TFLiteEmbedder(path, hop=hop, input="audio").embed(np.arange(n, dtype=np.float32))
         step = int(1000 * hop)
         starts = list(range(0, max(n - 1000, 0) + 1, step))
         if n > 1000 and starts[-1] + 1000 < n:
