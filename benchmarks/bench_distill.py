@@ -185,12 +185,12 @@ def _random_inits(root: Path, digits: Path, cache: str) -> tuple[str, list[dict[
         path.parent.mkdir(exist_ok=True)
         model = export.embedding_model(build_student(arch, 1024, grid.seed))
         path.write_bytes(export.to_tflite(model, "float32", False))
-        specs += ["--embedder", str(path)]
+        specs += ["--embedder", str(path), "--embedder-option", "frontend=noss-logmel"]
         rows.append({"student": path.stem, "params": str(export.exported_parameters(model)),
                      "tflite_bytes": str(path.stat().st_size), "heldout_r2": "",
                      "tflite_sha256": sha256_file(path)})  # fmt: skip
     board = str(root / "random-init.csv")
-    _score([*specs, "--embedder-option", "frontend=noss-logmel"], board, root, digits, cache)
+    _score(specs, board, root, digits, cache)
     return board, rows
 
 

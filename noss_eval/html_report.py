@@ -26,7 +26,13 @@ from noss_eval.frontier import frontier_points, timed_deltas
 from noss_eval.leaderboard import PROTOCOL_NOTES, check_writable, read_leaderboard, runs_path
 from noss_eval.provenance import Run, load_runs, runs_of
 from noss_eval.report_figures import Bar, RefLine, frontier_chart, task_chart
-from noss_eval.table import HEADLINE_NAMES, average_delta, format_interval, format_number
+from noss_eval.table import (
+    HEADLINE_NAMES,
+    average_delta,
+    data_notes,
+    format_interval,
+    format_number,
+)
 
 METRIC_WORDS = {"accuracy": "accuracy", "balanced_accuracy": "UAR (balanced accuracy)"}
 SIGNIFICANCE = 0.05  # a delta is marked "n.s." unless its paired test gives p below this
@@ -70,6 +76,14 @@ class Cell:
     @property
     def config(self) -> str:
         return self.row.get("config", "")
+
+    @property
+    def at_chance(self) -> bool:
+        return self.row.get("at_chance") == "yes"
+
+    @property
+    def chance(self) -> str:
+        return format_number(self.row.get("chance"))
 
     @property
     def significant(self) -> bool:
@@ -273,6 +287,8 @@ def _table(protocol, groups, model, notes) -> Table:
                 size_mb=extra.get("size_mb", ""),
             )
         )
+    rows = [r for cells in groups.values() for r in cells.values()]
+    notes += [f"{protocol} protocol: {line}" for line in data_notes(rows)]
     for t in tasks:
         copies = {c[t].get("data_fingerprint", "") for c in groups.values() if t in c}
         if len(copies) > 1:

@@ -14,6 +14,7 @@ from typing import Any
 
 from noss_eval.atomic import (
     atomic_write_text,
+    check_lock,
     is_writable_folder,
     locked,
     nearest_folder,
@@ -74,7 +75,9 @@ COLUMNS = (
 # rows produced as it was (`reference_note` says why not)
 PROTOCOL_NOTES = {
     "noss-eval": "configuration picked on validation, test scored once",
-    "noss": "paper mode: best test score over Google's grid",
+    "noss": "paper mode: best test score over Google's grid (20 configurations, 10 without "
+    "speaker ids), as the papers report; its 95% interval ignores that this choice was made on "
+    "test, so it is too narrow",
 }
 KEY = (
     "embedder",
@@ -193,8 +196,10 @@ def check_writable(path: Path, option: str = "--leaderboard") -> None:
 def preflight(path: Path) -> None:
     """Everything a merge into `path` will need, checked before any embedding is computed."""
     check_writable(path)
+    check_lock(path, "--leaderboard")  # the merge's lock file can be made: fail now, not then
     read_leaderboard(path)
     check_writable(runs_path(path), "--leaderboard runs file")
+    check_lock(runs_path(path), "--leaderboard runs file")
     read_runs(runs_path(path))
 
 

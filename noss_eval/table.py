@@ -65,7 +65,7 @@ def format_table(rows: Sequence[dict[str, Any]], note: str = "") -> str:
             lines.append(
                 f"average delta vs reference ({probe}): {avg[0]:+.2f} points over {avg[1]} tasks"
             )
-    lines += _data_notes(rows)
+    lines += data_notes(rows)
     for protocol in sorted({r["protocol"] for r in rows}):
         lines.append(f"protocol: {protocol} ({PROTOCOL_NOTES.get(protocol, '')})")
     sources = sorted({r["reference_source"] for r in rows if r.get("reference_source")})
@@ -75,16 +75,20 @@ def format_table(rows: Sequence[dict[str, Any]], note: str = "") -> str:
     return "\n".join(lines)
 
 
-def _data_notes(rows: Sequence[dict[str, Any]]) -> list[str]:
+def data_notes(rows: Sequence[dict[str, Any]]) -> list[str]:
     """Per task, what its numbers were measured on when that is not the official test set;
     then why rows have no delta against a published reference (once per reason)."""
     lines = []
-    for task, row in {r["task"]: r for r in rows}.items():
-        data, scored = row.get("data", ""), row.get("scored_on", "")
-        if data and data not in (OFFICIAL, UNKNOWN):
-            lines.append(f"{task}: data {data}")
-        if scored and scored != "test" and not scored.endswith("cross-validation"):
-            lines.append(f"{task}: scored on {scored}")
+    for task in dict.fromkeys(r["task"] for r in rows):
+        mine = [r for r in rows if r["task"] == task]
+        data = dict.fromkeys(r.get("data", "") for r in mine)
+        scored = dict.fromkeys(r.get("scored_on", "") for r in mine)
+        lines += [f"{task}: data {d}" for d in data if d not in ("", OFFICIAL, UNKNOWN)]
+        lines += [
+            f"{task}: scored on {p}"
+            for p in scored
+            if p not in ("", "test") and not p.endswith("cross-validation")
+        ]
     notes = Counter(r["reference_note"] for r in rows if r.get("reference_note"))
     lines += [f"{note} ({n} row{'s' if n > 1 else ''})" for note, n in notes.items()]
     return lines

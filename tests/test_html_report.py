@@ -113,8 +113,9 @@ def make_board(folder, latency=True, record_all=True):
                 append_run_record(runs_path(board), {**record, "seed": 0, "protocol": protocol})
     if latency:
         shas = {e: probe_result(e, "savee", "noss", "best").embedder_sha256 for e in SCORES}
-        columns = {shas[e]: {"latency_ms": ms, "size_mb": ms / 4} for e, ms in LATENCY.items()}
-        names = {sha: {"embedder": e, "embedder_fingerprint": sha[::-1]} for e, sha in shas.items()}
+        fps = {e: sha[::-1] for e, sha in shas.items()}
+        columns = {fps[e]: {"latency_ms": ms, "size_mb": ms / 4} for e, ms in LATENCY.items()}
+        names = {fps[e]: {"embedder": e, "embedder_sha256": sha} for e, sha in shas.items()}
         merge_latency(board, columns, names)
     return board
 
@@ -413,3 +414,25 @@ def test_what_the_page_cannot_show_is_said(tmp_path):
     assert entry.average_note == "deltas against frill-published, trill: not averaged"
     assert "deltas against frill-published, trill: not averaged" in page
     assert "no record of this run in the runs file" in page
+
+
+def test_a_row_at_chance_and_data_off_the_official_set_are_said_on_the_page(tmp_path):
+    """A score whose interval reaches chance is marked in its cell; rows measured on data that
+    is not the official set, on another partition, or without a published delta say so."""
+    from noss_eval.html_report import write_report
+
+    board = make_board(tmp_path, latency=False)
+    rows = list(csv.DictReader(board.open(encoding="utf-8")))
+    alpha = next(
+        r for r in rows if (r["embedder"], r["task"], r["probe"]) == ("alpha", "savee", "best")
+    )
+    note = "no delta vs trill-published: data: 120 of 480 official clips"
+    changed = {**alpha, "at_chance": "yes", "chance": "14.286", "data": "120 of 480 official clips"}
+    changed.update(scored_on="devel (ComParE withholds the test labels)", reference_note=note)
+    merge_leaderboard(board, [changed])
+    write_report(board, tmp_path / "r.html", probe="best")
+    page = (tmp_path / "r.html").read_text(encoding="utf-8")
+    assert page.count("&asymp; chance (14.29)") == 1
+    assert "savee: data 120 of 480 official clips" in page
+    assert "savee: scored on devel (ComParE withholds the test labels)" in page
+    assert note in page

@@ -41,12 +41,11 @@ def test_yamnet_runs_all_eight_tasks(tmp_path, caplog):
     for r in rows:
         assert float(r["accuracy"]) > 100 * min(0.9, 2.5 * CHANCE[r["task"]]), r
         assert r["embedder"] == "yamnet" and len(r["embedder_sha256"]) == 64
+        # generated data is not the official set: no published delta, and the row says why
+        assert r["reference"] == r["delta"] == "" and r["data"].endswith("official clips")
         has_published = r["task"] != "dementiabank"  # the FRILL paper gives no TRILL number
-        assert (r["reference"] == "trill-published" and r["delta"] != "") == has_published
-        if has_published:
-            assert float(r["delta"]) == pytest.approx(
-                float(r["headline_score"]) - float(r["reference_score"]), abs=1e-3
-            )
+        assert bool(r["reference_note"]) == has_published, r
+        assert r["chance"] and r["at_chance"] == ""  # well above chance, as asserted above
     caplog.clear()
     assert main(args) == 0
     assert caplog.text.count("computed 0,") == 8 and "computed 0, unreadable 0" in caplog.text
