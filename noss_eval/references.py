@@ -38,8 +38,8 @@ class PublishedReference:
             why = f"data: {result.data}"
         if why is None and result.protocol != self.protocol:
             why = (
-                f"published numbers are paper mode (protocol {self.protocol}); for this protocol "
-                "measure a reference embedder in the same run"
+                f"published numbers are paper mode: for a comparable row use protocol "
+                f"{self.protocol}, or measure a reference embedder in the same run"
             )
         if why is None and result.probe != BEST:
             why = "published numbers are the best over the grid: see the best row"

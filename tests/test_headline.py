@@ -52,7 +52,7 @@ def test_the_default_protocol_gets_no_published_delta_and_says_how_to_get_one(
 ):
     rows = run(esc50_official, tmp_path)
     assert rows and all(r["delta"] == "" and r["reference_score"] == "" for r in rows)
-    assert all("protocol noss" in r["reference_note"] for r in rows)
+    assert all("use protocol noss" in r["reference_note"] for r in rows)
     table = capsys.readouterr().out
     assert "average delta" not in table and "measure a reference embedder" in table
 

@@ -110,8 +110,8 @@ def test_published_delta_is_on_the_headline_metric():
 @pytest.mark.parametrize(
     "made, why",
     [
-        (result("crema_d", probe="best"), "paper mode (protocol noss)"),
-        (result("crema_d", probe="logistic"), "paper mode (protocol noss)"),
+        (result("crema_d", probe="best"), "use protocol noss"),
+        (result("crema_d", probe="logistic"), "use protocol noss"),
         (result("crema_d", "lda", protocol="noss"), "the best over the grid"),
         (paper("crema_d", data="120 of 7,438 official clips"), "data: 120 of 7,438 official"),
         (paper("crema_d", data=UNKNOWN), "data: no official counts"),
