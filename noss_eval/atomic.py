@@ -24,10 +24,19 @@ def _mode_for(path: Path) -> int:
         return 0o666 & ~umask
 
 
+def write_target(path: Path) -> Path:
+    """Where writing `path` lands: `path`, or for a symbolic link the file it points to (so a
+    replaced file is the link's target and the link stays a link)."""
+    path = Path(path)
+    return Path(os.path.realpath(path)) if path.is_symlink() else path
+
+
 @contextmanager
 def atomic_writer(path: Path, binary: bool = False) -> Iterator[IO]:
     """A handle on a temporary file beside `path`, renamed onto it when the block ends without an
-    exception; on any exception (or interrupt) the temporary file is removed."""
+    exception; on any exception (or interrupt) the temporary file is removed. A symbolic link is
+    written through: its target is replaced, the link kept."""
+    path = write_target(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
@@ -61,4 +70,5 @@ def atomic_write_text(path: Path, text: str) -> None:
 
 def locked(path: Path) -> FileLock:
     """An inter-process lock for read-modify-write of `path` (a `.lock` file beside it)."""
+    path = write_target(path)  # beside a symbolic link's target
     return FileLock(str(path.with_name(f".{path.name}.lock")), timeout=600)

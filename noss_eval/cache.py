@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import re
 import shutil
 import time
 import uuid
@@ -41,18 +42,64 @@ class EmbeddingCache:
         self.root = Path(root).expanduser()
 
     def path(self, fingerprint: str, task: str, split: str, preprocessing: str) -> Path:
+        """The entry's file: every part named from outside (the fingerprint, the task's name or
+        cache namespace, the split or fold) goes through `safe_name`, so none reaches outside
+        the cache folder."""
         tag = hashlib.sha256(preprocessing.encode()).hexdigest()[:12]
-        return self.root / fingerprint[:16] / task / f"{split}-{tag}.npz"
+        return self._folder(fingerprint) / safe_name(task) / f"{safe_name(split)}-{tag}.npz"
+
+    def _folder(self, fingerprint: str) -> Path:
+        return self.root / safe_name(fingerprint[:16])
 
     def known_dim(self, fingerprint: str) -> int | None:
-        """The output dimension the embedder had when it was last checked, if recorded."""
+        """The output dimension of the embedder's cached vectors. The `dim` record is derived
+        (the dimension measured when the embedder was last checked), so the vectors rule: a
+        record that disagrees with them is rebuilt from their width, with a warning. None
+        without a valid record (the embedder is then checked and its dimension recorded)."""
+        record = self._folder(fingerprint) / "dim"
         try:
-            return int((self.root / fingerprint[:16] / "dim").read_text())
-        except (OSError, ValueError):
+            recorded = int(record.read_text(encoding="ascii").strip())
+        except (OSError, ValueError, UnicodeDecodeError):
             return None
+        if recorded < 1:
+            return None
+        widths = self._widths(self._folder(fingerprint))
+        if not widths or widths == {recorded}:
+            return recorded
+        if len(widths) > 1:  # vectors of several widths: only a new check can tell
+            return recorded if recorded in widths else None
+        (width,) = widths
+        log.warning(
+            "cache: %s says %d-d, the cached vectors are %d-d; rebuilt it from the vectors",
+            record,
+            recorded,
+            width,
+        )
+        try:
+            self.record_dim(fingerprint, width)
+        except OSError:
+            pass  # a read-only cache: the width is still right for this run
+        return width
+
+    def _widths(self, folder: Path) -> set[int]:
+        """The vector widths of every cache file below `folder`, read from their headers (a
+        file that is not a consistent cache file is left for `load_into` to quarantine)."""
+        widths = set()
+        for file in folder.glob("*/*.npz"):
+            try:
+                with zipfile.ZipFile(file) as zf:
+                    with zf.open("ids.npy") as fh:
+                        ids = _read_header(fh)[0]
+                    with zf.open("embeddings.npy") as fh:
+                        shape, _, dtype = _read_header(fh)
+            except Exception:  # unreadable: not a witness
+                continue
+            if len(shape) == 2 and ids == shape[:1] and shape[1] > 0 and dtype.kind == "f":
+                widths.add(int(shape[1]))
+        return widths
 
     def record_dim(self, fingerprint: str, dim: int) -> None:
-        atomic_write_text(self.root / fingerprint[:16] / "dim", str(dim))
+        atomic_write_text(self._folder(fingerprint) / "dim", str(dim))
 
     def parts(self, path: Path) -> list[Path]:
         return sorted(path.parent.glob(f"{path.stem}.part-*.npz"))
@@ -132,28 +179,53 @@ class EmbeddingCache:
             return
         files, owner, width = [path, *parts], {}, None
         for i, file in enumerate(files):
+            ids_of_file: list[str] = []
             try:
                 for ids, block in read_blocks(file, width):
-                    width = block.shape[1]
-                    owner.update(dict.fromkeys(ids, i))
+                    ids_of_file += ids
+                    file_width = block.shape[1]
             except FileNotFoundError:
                 continue
-            except Exception as exc:
+            except Exception as exc:  # nothing of a bad file is folded in, not even its good blocks
                 quarantine(file, self.root, f"{type(exc).__name__}: {exc}")
-                owner = {k: v for k, v in owner.items() if v != i}
+                continue
+            if ids_of_file:
+                width = file_width
+            owner.update(dict.fromkeys(ids_of_file, i))
 
         def rows() -> Iterator[tuple[str, np.ndarray]]:
             for i in sorted(set(owner.values())):
                 for ids, block in read_blocks(files[i], width):
-                    yield from ((k, v) for k, v in zip(ids, block, strict=True) if owner[k] == i)
+                    yield from (
+                        (k, v) for k, v in zip(ids, block, strict=True) if owner.get(k) == i
+                    )
 
-        if owner:
-            _write_rows(path, len(owner), width, rows())
+        try:
+            if owner:
+                _write_rows(path, len(owner), width, rows())
+        except NossError:
+            raise
+        except Exception as exc:  # a file changed since it was read (a concurrent run)
+            log.warning("cache: %s left in parts (%s: %s)", path, type(exc).__name__, exc)
+            return
         for part in parts:
             part.unlink(missing_ok=True)
 
 
 BLOCK_ROWS = 4096  # vectors read or written at a time
+_PLAIN_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
+
+
+def safe_name(value: str) -> str:
+    """`value` as one path component that stays inside its folder: a plain name (letters,
+    digits, `_`, `-`; the builtin tasks, splits and folds, hex fingerprints) unchanged; anything
+    else (`..`, `/`, an absolute path, dots, spaces, glob characters, a long name) as `_` + its
+    plain letters + a hash of the whole, which no plain name can equal."""
+    value = str(value)
+    if _PLAIN_NAME.fullmatch(value):
+        return value
+    readable = re.sub(r"[^A-Za-z0-9_-]+", "_", value).strip("_")[:32]
+    return f"_{readable}-{hashlib.sha256(value.encode('utf-8', 'surrogatepass')).hexdigest()[:16]}"
 
 
 def _read_header(fh: IO[bytes]) -> tuple[tuple[int, ...], bool, np.dtype]:

@@ -4,6 +4,8 @@ loads, takes what noss-eval feeds it, and gives finite `[frames, dim]` vectors, 
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import numpy as np
@@ -40,6 +42,19 @@ class CheckReport:
         )
 
 
+@contextmanager
+def no_exit(name: str) -> Iterator[None]:
+    """Around a call into an embedder's code (building it, embed): its `sys.exit()` (a
+    SystemExit) is a one-line error naming it, never a silent exit of the whole run."""
+    try:
+        yield
+    except SystemExit as exc:
+        raise NossError(
+            f"{name}: the embedder's code called sys.exit({exc.code!r}) instead of returning; "
+            "fix or replace the embedder"
+        ) from None
+
+
 def probe_audio(sample_rate: int, seconds: float = 2.0, seed: int = 0) -> np.ndarray:
     """Speech-like test audio: a gliding harmonic tone in light noise, at [-0.5, 0.5]."""
     t = np.arange(int(sample_rate * seconds)) / sample_rate
@@ -56,10 +71,11 @@ def check_embedder(
     """Embed `waveform` (default: 2 s of generated audio) twice, check the output, time it."""
     x = probe_audio(embedder.sample_rate) if waveform is None else waveform
     try:
-        embedder.embed(x)  # warm-up: allocation, graph tracing
-        start = time.perf_counter()
-        out = np.asarray(embedder.embed(x))
-        elapsed = time.perf_counter() - start
+        with no_exit(embedder.name):
+            embedder.embed(x)  # warm-up: allocation, graph tracing
+            start = time.perf_counter()
+            out = np.asarray(embedder.embed(x))
+            elapsed = time.perf_counter() - start
     except NossError:
         raise
     except Exception as exc:

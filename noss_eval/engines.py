@@ -208,12 +208,15 @@ class EmbedderRecipe:
     options: Mapping[str, Any] = field(default_factory=dict)
 
     def build(self, threads: int | None = None) -> Embedder:
-        if threads is None or "threads" in self.options:
-            return resolve_embedder(self.spec, self.options)
-        try:
-            return resolve_embedder(self.spec, {**self.options, "threads": threads})
-        except NossError:  # a plug-in kind without a `threads` argument
-            return resolve_embedder(self.spec, self.options)
+        from noss_eval.check import no_exit
+
+        with no_exit(self.spec):
+            if threads is None or "threads" in self.options:
+                return resolve_embedder(self.spec, self.options)
+            try:
+                return resolve_embedder(self.spec, {**self.options, "threads": threads})
+            except NossError:  # a plug-in kind without a `threads` argument
+                return resolve_embedder(self.spec, self.options)
 
 
 def embed_clip(embedder: Embedder, clip: Clip) -> Result:

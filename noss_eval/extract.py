@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -12,8 +12,9 @@ import numpy as np
 
 from noss_eval.audio import PREPROCESSING_VERSION
 from noss_eval.cache import EmbeddingCache
+from noss_eval.check import no_exit
 from noss_eval.embedder import Embedder, fingerprint
-from noss_eval.engines import Engine, LocalEngine
+from noss_eval.engines import Engine, LocalEngine, Result
 from noss_eval.errors import AudioError, NossError
 from noss_eval.progress import track
 from noss_eval.sources import AudioStream, file_stream
@@ -96,7 +97,7 @@ def extract(
     fresh: dict[str, dict[str, np.ndarray]] = {s: {} for s in paths}  # views of matrix rows
     last_flush = time.monotonic()
     try:
-        results = engine.run([clips[i] for i, _ in todo.values()], stream)
+        results = no_exit_in(engine.run([clips[i] for i, _ in todo.values()], stream), embedder)
         for clip, vector in track(results, len(todo), task_name, "clip", progress):
             if isinstance(vector, AudioError):
                 if strict:
@@ -161,6 +162,12 @@ class _Matrix:
             if new != old:
                 self.data[new] = self.data[old]
         return self.data[: len(kept)]
+
+
+def no_exit_in(results: Iterator[Result], embedder: Embedder) -> Iterator[Result]:
+    """`results`, with the embedder's `sys.exit()` a one-line error naming it."""
+    with no_exit(embedder.name):
+        yield from results
 
 
 def _flush(cache: EmbeddingCache, path: Path, batch: dict[str, np.ndarray]) -> None:

@@ -17,7 +17,7 @@ import numpy as np
 
 from noss_eval import __version__
 from noss_eval.atomic import atomic_write_text
-from noss_eval.cache import quarantine
+from noss_eval.cache import quarantine, safe_name
 from noss_eval.results import Predictions, ProbeResult
 
 if TYPE_CHECKING:
@@ -70,20 +70,38 @@ class ProbeResultCache:
         self.root = Path(root).expanduser() / "probes"
 
     def path(self, key: str) -> Path:
-        return self.root / key[:2] / f"{key}.json"
+        return self.root / safe_name(key[:2]) / f"{safe_name(key)}.json"
 
     def load(self, key: str) -> list[ProbeResult] | None:
+        """The cached results, or None; anything else in their place (not a file, not JSON, not
+        a non-empty list of results) is quarantined, never served, and the probes fit again."""
         path = self.path(key)
-        if not path.is_file():
+        if not path.exists() and not path.is_symlink():
             return None
         try:
-            return [_result(d) for d in json.loads(path.read_text(encoding="utf-8"))]
-        except (OSError, ValueError, KeyError, TypeError) as exc:
+            if not path.is_file():
+                raise ValueError("not a regular file")
+            data = json.loads(path.read_text(encoding="utf-8"))
+            if not isinstance(data, list) or not data:
+                raise ValueError(f"{type(data).__name__} where a non-empty list is expected")
+            return [_result(d) for d in data]
+        except Exception as exc:  # any content can be there: none of it is trusted
             quarantine(path, self.root.parent, f"{type(exc).__name__}: {exc}")
             return None
 
     def save(self, key: str, results: list[ProbeResult]) -> None:
-        atomic_write_text(self.path(key), json.dumps([_plain(r) for r in results]))
+        """Cache `results`; a failure to write (a full disk, a read-only folder) is a warning:
+        the results are in memory and go on to the leaderboard (or its fallback file)."""
+        path = self.path(key)
+        try:
+            atomic_write_text(path, json.dumps([_plain(r) for r in results]))
+        except OSError as exc:
+            log.warning(
+                "cache: could not save probe results to %s (%s); they are not cached, the run "
+                "goes on",
+                path,
+                exc.strerror or exc,
+            )
 
 
 def _plain(r: ProbeResult) -> dict:
@@ -97,6 +115,8 @@ def _plain(r: ProbeResult) -> dict:
 
 
 def _result(d: dict) -> ProbeResult:
+    if not isinstance(d, dict):
+        raise ValueError(f"a {type(d).__name__} where a result is expected")
     p = d.pop("predictions")
     predictions = Predictions(
         tuple(p["clip_ids"]), np.array(p["y_true"], dtype=str), np.array(p["y_pred"], dtype=str)
@@ -104,4 +124,27 @@ def _result(d: dict) -> ProbeResult:
     d["headline_ci"] = tuple(d["headline_ci"])
     if d.get("comparison") is not None:
         raise ValueError("cached results carry no comparison")
-    return ProbeResult(**d, predictions=predictions)
+    return _checked(ProbeResult(**d, predictions=predictions))
+
+
+def _checked(r: ProbeResult) -> ProbeResult:
+    """`r` if its fields have the types a leaderboard row needs; else ValueError."""
+
+    def number(x: object) -> bool:
+        return isinstance(x, (int, float)) and not isinstance(x, bool)
+
+    texts = (r.embedder, r.embedder_sha256, r.embedder_fingerprint, r.task, r.probe, r.protocol)
+    counts = (r.n_train, r.n_validation, r.n_test, r.failed_clips)
+    p = r.predictions
+    if (
+        not all(isinstance(t, str) for t in (*texts, r.config, r.headline_metric))
+        or not isinstance(r.metrics, dict)
+        or r.headline_metric not in r.metrics
+        or not all(number(v) for v in (*r.metrics.values(), *r.headline_ci))
+        or len(r.headline_ci) != 2
+        or not (r.validation_score is None or number(r.validation_score))
+        or not all(type(n) is int and n >= 0 for n in counts)
+        or not len(p.clip_ids) == len(p.y_true) == len(p.y_pred)
+    ):
+        raise ValueError("a result with fields of the wrong type")
+    return r

@@ -230,3 +230,42 @@ def test_report_of_any_board_it_reads(tmp_path_factory, rows):
     with open(board, "w", newline="") as fh:
         csv.writer(fh).writerows([columns, *rows])
     must_not_crash(lambda: write_report(board, folder / "r.html"))
+
+
+cells = st.one_of(
+    texts.map(lambda t: t.replace("\x00", "")),
+    st.floats(-1e3, 1e3).map(repr),
+    st.sampled_from(["=1+1", "+1", "-1.5", "@x", "'=x", "''", "'", "\r=1", "\t-2", "-inf"]),
+)
+
+
+@FUZZ
+@given(values=st.lists(cells, min_size=3, max_size=3))
+def test_leaderboard_cells_round_trip_and_never_start_a_formula(tmp_path_factory, values):
+    from noss_eval.leaderboard import write_leaderboard
+
+    path = tmp_path_factory.mktemp("board") / "b.csv"
+    row = dict(zip(("embedder", "task", "config"), values, strict=True))
+    write_leaderboard(path, [row, {**row, "probe": "second"}])
+    with open(path, newline="", encoding="utf-8") as fh:
+        raw = list(csv.DictReader(fh))
+    for cell in (r[k] for r in raw for k in row):
+        if cell.startswith(("=", "+", "-", "@", "\t", "\r", "\n")):
+            float(cell)  # only a number starts so
+    back = read_leaderboard(path)
+    assert [{k: r[k] for k in row} for r in back] == [row, row]
+    write_leaderboard(path, back)  # a second merge quotes nothing twice
+    assert [{k: r[k] for k in row} for r in read_leaderboard(path)] == [row, row]
+
+
+@FUZZ
+@given(content=blobs)
+def test_probe_cache_files(tmp_path_factory, content):
+    from noss_eval.probe_cache import ProbeResultCache
+
+    probes = ProbeResultCache(tmp_path_factory.mktemp("cache"))
+    path = probes.path("ab" * 32)
+    path.parent.mkdir(parents=True)
+    path.write_bytes(content)
+    assert probes.load("ab" * 32) is None  # no bytes here are a valid result: quarantined
+    assert not path.exists()
