@@ -3,6 +3,7 @@ read-modify-write it under a lock, so that concurrent runs never lose each other
 
 from __future__ import annotations
 
+import logging
 import os
 import tempfile
 from collections.abc import Iterator
@@ -10,7 +11,11 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import IO
 
-from filelock import FileLock
+from filelock import FileLock, Timeout
+
+from noss_eval.errors import NossError
+
+log = logging.getLogger(__name__)
 
 
 def _mode_for(path: Path) -> int:
@@ -68,7 +73,65 @@ def atomic_write_text(path: Path, text: str) -> None:
         fh.write(text)
 
 
-def locked(path: Path) -> FileLock:
-    """An inter-process lock for read-modify-write of `path` (a `.lock` file beside it)."""
-    path = write_target(path)  # beside a symbolic link's target
-    return FileLock(str(path.with_name(f".{path.name}.lock")), timeout=600)
+LOCK_WAIT = 600.0  # seconds a merge waits for another run's lock before giving up
+LOCK_NOTICE = 2.0  # seconds of waiting before it says so
+
+
+def lock_path(path: Path) -> Path:
+    """The `.lock` file beside `path` (beside a symbolic link's target)."""
+    path = write_target(path)
+    return path.with_name(f".{path.name}.lock")
+
+
+@contextmanager
+def locked(path: Path, timeout: float = LOCK_WAIT) -> Iterator[None]:
+    """An inter-process lock for read-modify-write of `path` (a `.lock` file beside it). A lock
+    file that cannot be made is an error at once, naming it; one held by another run is waited
+    for (said after LOCK_NOTICE seconds) up to `timeout`, then an error naming it."""
+    where = lock_path(path)
+    lock = FileLock(str(where), timeout=timeout)
+    try:
+        try:
+            lock.acquire(timeout=min(LOCK_NOTICE, timeout))
+        except Timeout:
+            log.warning(
+                "waiting up to %.0f s for %s: another noss-eval run is writing %s",
+                timeout,
+                where,
+                path.name,
+            )
+            lock.acquire(timeout=max(timeout - LOCK_NOTICE, 0))
+    except Timeout:
+        raise NossError(
+            f"{where}: still locked by another run after {timeout:.0f} s; let it finish and "
+            "re-run (if no run is writing, delete the lock file)"
+        ) from None
+    except OSError as exc:
+        raise NossError(_unusable(where, exc)) from None
+    try:
+        yield
+    finally:
+        lock.release()
+
+
+def check_lock(path: Path, option: str) -> None:
+    """Before the long work: the lock file for `path` can be made (or is there, held or not), so
+    the merge at the end does not fail on it. Nothing is made where `path`'s folder is yet to be."""
+    where = lock_path(path)
+    if not where.parent.is_dir():
+        return
+    lock = FileLock(str(where), timeout=0)
+    try:
+        lock.acquire(timeout=0)
+    except Timeout:
+        return  # another run holds it: the merge will wait for it
+    except OSError as exc:
+        raise NossError(f"{option}: {_unusable(where, exc)}") from None
+    lock.release()
+
+
+def _unusable(where: Path, exc: OSError) -> str:
+    return (
+        f"{where}: cannot make the lock file ({exc.strerror or exc}); move away what is in "
+        "its place, or give a path in a folder you can write"
+    )

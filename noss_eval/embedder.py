@@ -10,8 +10,12 @@ a preset.
 from __future__ import annotations
 
 import hashlib
+import inspect
 import json
-from collections.abc import Callable, Mapping
+import math
+import re
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from importlib import metadata, resources
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
@@ -119,10 +123,30 @@ def is_hub_handle(spec: str) -> bool:
     return spec.startswith(("http://", "https://", "gs://"))
 
 
-def resolve_embedder(spec: str, options: Mapping[str, Any] | None = None) -> Embedder:
+@contextmanager
+def named_as(option: str) -> Iterator[None]:
+    """Errors raised in the block name `option` (--reference, --teacher) and its -option flag
+    where they say --embedder and --embedder-option: the flag the user gave."""
+    try:
+        yield
+    except NossError as exc:
+        renamed = re.sub(r"--embedder\b", option, str(exc))
+        if renamed == str(exc):
+            raise
+        raise NossError(renamed) from None
+
+
+def resolve_embedder(
+    spec: str, options: Mapping[str, Any] | None = None, option: str = "--embedder"
+) -> Embedder:
     """Build the embedder that `spec` names: a preset or kind name, a `.tflite` or `.onnx` file,
     `hear:<module>[:<weights>]`, a SavedModel directory, or a TF Hub handle. `options` override
-    the kind's arguments."""
+    the kind's arguments. `option` is the flag that gave `spec`: errors name it."""
+    with named_as(option):
+        return _resolve(spec, options)
+
+
+def _resolve(spec: str, options: Mapping[str, Any] | None) -> Embedder:
     options = dict(options or {})
     kinds, presets = registry()
     if spec in presets:
@@ -165,6 +189,13 @@ def resolve_embedder(spec: str, options: Mapping[str, Any] | None = None) -> Emb
 def _build(kinds: Mapping[str, Callable[..., Embedder]], kind: str, kwargs: dict) -> Embedder:
     if kind not in kinds:
         raise NossError(f"embedder kind '{kind}' is not registered (known: {', '.join(kinds)})")
+    check_options(kwargs)
+    unknown = _unaccepted(kinds[kind], kwargs)
+    if unknown:
+        raise NossError(
+            f"--embedder-option {unknown[0]}: bad option for kind '{kind}', which takes "
+            f"{', '.join(_accepted(kinds[kind])) or 'none'}"
+        )
     try:
         embedder = kinds[kind](**kwargs)
     except TypeError as exc:
@@ -174,6 +205,63 @@ def _build(kinds: Mapping[str, Callable[..., Embedder]], kind: str, kwargs: dict
             f"embedder kind '{kind}' returned {type(embedder).__name__}, not an Embedder"
         )
     return embedder
+
+
+def _number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _whole(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+# option -> (is the value valid, what it must be); checked whatever the kind, before it is built
+OPTION_RULES: dict[str, tuple[Callable[[Any], bool], str]] = {
+    "sample_rate": (
+        lambda v: _whole(v) and 1000 <= v <= 384_000,
+        "a whole number of Hz between 1000 and 384000",
+    ),
+    "hop": (lambda v: _number(v) and 0 < v <= 1, "a fraction of the window in (0, 1]"),
+    "min_seconds": (lambda v: _number(v) and 0 <= v <= 600, "a number of seconds in [0, 600]"),
+    "threads": (lambda v: v is None or (_whole(v) and v >= 1), "a whole number of at least 1"),
+    "input_gain": (lambda v: _number(v) and v != 0, "a finite number other than 0"),
+    "output": (
+        lambda v: (isinstance(v, str) and v != "") or (_whole(v) and v >= 0),
+        "a tensor name or an index >= 0",
+    ),
+    "frontend": (lambda v: v is None or isinstance(v, str), "a frontend name (noss-logmel)"),
+    "call": (lambda v: isinstance(v, str), "a calling convention's name"),
+    "hear": (lambda v: isinstance(v, str), "timestamp or scene"),
+}
+
+
+def check_options(options: Mapping[str, Any]) -> None:
+    """Each known option's type and range, so that a bad value is named before the embedder is
+    built (`sample_rate=0`, `hop=banana`, `min_seconds=-1`)."""
+    for key, value in options.items():
+        if key in OPTION_RULES and not OPTION_RULES[key][0](value):
+            shown = repr(value) if len(repr(value)) <= 60 else repr(value)[:60] + "..."
+            raise NossError(f"--embedder-option {key}: must be {OPTION_RULES[key][1]}, got {shown}")
+
+
+def _accepted(factory: Callable[..., Any]) -> list[str]:
+    try:
+        params = inspect.signature(factory).parameters.values()
+    except (TypeError, ValueError):
+        return []
+    return [p.name for p in params if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
+
+
+def _unaccepted(factory: Callable[..., Any], kwargs: Mapping[str, Any]) -> list[str]:
+    """The options `factory` has no parameter for ([] when it takes **kwargs or cannot be
+    inspected)."""
+    try:
+        params = inspect.signature(factory).parameters.values()
+    except (TypeError, ValueError):
+        return []
+    if any(p.kind == p.VAR_KEYWORD for p in params):
+        return []
+    return sorted(set(kwargs) - set(_accepted(factory)))
 
 
 def parse_options(pairs: list[str]) -> dict[str, Any]:

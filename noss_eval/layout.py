@@ -59,6 +59,33 @@ def read_rows(path: Path, what: str, delimiter: str | None = ",") -> list[dict[s
     return [{k.strip(): (v or "").strip() for k, v in row.items() if k} for row in rows]
 
 
+def read_table(path: Path, what: str) -> list[tuple[int, dict[str, str]]]:
+    """`(line, row)` of each row of a UTF-8 CSV (a byte-order mark is fine), keys and values
+    stripped, blank lines skipped; `line` is where the row starts in the file. A row with more or
+    fewer cells than the header, or no row at all, is an error naming the file (and line)."""
+    text = read_text(path, what, newline="")
+    reader = csv.reader(io.StringIO(text, newline=""))
+    rows: list[tuple[int, dict[str, str]]] = []
+    try:
+        header = [name.strip() for name in next(reader, [])]
+        start = reader.line_num + 1
+        for cells in reader:
+            line, start = start, reader.line_num + 1
+            if not any(cell.strip() for cell in cells):
+                continue
+            if len(cells) != len(header):
+                raise NossError(
+                    f"{path}:{line}: {len(cells)} cells, but the header has {len(header)}; "
+                    "give every row one cell per column (quote cells that hold a comma)"
+                )
+            rows.append((line, {k: v.strip() for k, v in zip(header, cells, strict=True) if k}))
+    except csv.Error as exc:
+        raise NossError(f"{path}:{reader.line_num}: not a readable CSV ({exc})") from None
+    if not rows:
+        raise NossError(f"{path}: CSV has no rows")
+    return rows
+
+
 def read_csv(path: Path) -> list[dict[str, str]]:
     """A metadata CSV's rows (see `read_rows`); an empty one is an error."""
     rows = read_rows(path, "metadata CSV")

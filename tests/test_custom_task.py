@@ -172,14 +172,21 @@ def test_paths_outside_audio_dir_are_refused_unless_allowed(tmp_path):
     assert any(c.clip_id == "../labels.csv" for c in task.read(task.root))
 
 
+@pytest.mark.parametrize("folds", [1, 2])
+def test_fewer_than_three_folds_are_refused_at_load(tmp_path, folds):
+    """Each round tests on one fold and picks the probe by cross-validation over the others,
+    which needs two of them (with 2 folds the inner fit had 0 clips: a traceback)."""
+    make_folder(tmp_path, lambda s, spk: {"fold": f"f{s % folds}"})
+    (tmp_path / "t.yaml").write_text(SPEC)
+    with pytest.raises(NossError, match=f"holds {folds} fold.*needs at least 3"):
+        load_task_file(tmp_path / "t.yaml")
+
+
 @pytest.mark.parametrize(
     "extra, message",
-    [
-        (lambda s, spk: {"fold": "only"}, "at least 2 folds"),
-        (lambda s, spk: {"split": ("train", "validation", "test")[s % 3]}, None),
-    ],
+    [(lambda s, spk: {"split": ("train", "validation", "test")[s % 3]}, None)],
 )
-def test_one_fold_or_one_class_is_a_one_line_error(tmp_path, extra, message):
+def test_one_class_is_a_one_line_error(tmp_path, extra, message):
     make_folder(tmp_path, extra)
     (tmp_path / "t.yaml").write_text(SPEC)
     task = load_task_file(tmp_path / "t.yaml")

@@ -13,7 +13,7 @@ what it does:
      window's 0.975 s of audio with the teacher, once, through noss-eval's cache;
   3. trains each student of the grid (MobileNetV3 Small/Large, width alpha, avg-pool or flatten,
      optional bottleneck, a dense layer to the teacher's dimension; MSE, Adam, seeded), early-
-     stopped on the held-out 10 %% of FILES, checkpointed every epoch;
+     stopped on the held-out 10 % of FILES, checkpointed every epoch;
   4. exports each student to TFLite (float32, or quantize: dynamic | int8 in the grid; with
      frontend: true the NOSS log-mel is in the graph and the model takes audio), checks it
      against the Keras model, and adds a row to OUT/manifest.csv.
@@ -87,6 +87,42 @@ def distill_parser() -> argparse.ArgumentParser:
     return p
 
 
+def quiet_tensorflow() -> None:
+    """For -q: TensorFlow imported now with its C++ start-up lines (oneDNN, CUDA probing, printed
+    to file descriptor 2 while it loads, before any log level applies) not shown, and its later
+    logs (C++ and Python) cut to errors. An import that fails shows what it printed."""
+    import logging
+    import os
+    import sys
+    import tempfile
+
+    os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"
+    if "tensorflow" not in sys.modules:
+        sys.stderr.flush()
+        saved = os.dup(2)
+        with tempfile.TemporaryFile() as sink:
+            os.dup2(sink.fileno(), 2)
+            try:
+                import tensorflow  # noqa: F401
+            except ImportError:
+                return  # distill says what is missing when it needs it
+            except BaseException:
+                os.dup2(saved, 2)
+                sink.seek(0)
+                sys.stderr.write(sink.read().decode("utf-8", "replace"))
+                raise
+            finally:
+                os.dup2(saved, 2)
+                os.close(saved)
+    logging.getLogger("tensorflow").setLevel(logging.ERROR)
+    try:
+        from absl import logging as absl_logging
+
+        absl_logging.set_verbosity(absl_logging.ERROR)
+    except ImportError:
+        pass
+
+
 def run_distill(args: argparse.Namespace) -> int:
     import logging
 
@@ -96,6 +132,7 @@ def run_distill(args: argparse.Namespace) -> int:
 
     if args.quiet:
         logging.getLogger("noss_eval").setLevel(logging.WARNING)
+        quiet_tensorflow()
     config = DistillConfig(
         teacher=args.teacher,
         teacher_options=parse_options(args.teacher_option),

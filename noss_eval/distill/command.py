@@ -28,7 +28,13 @@ from noss_eval.distill import grid as grid_mod
 from noss_eval.distill import manifest as man
 from noss_eval.distill import windows as win
 from noss_eval.distill.train import r2_score, train_student
-from noss_eval.embedder import Embedder, fingerprint, resolve_embedder, sha256_file
+from noss_eval.embedder import (
+    Embedder,
+    fingerprint,
+    named_as,
+    resolve_embedder,
+    sha256_file,
+)
 from noss_eval.errors import AudioError, NossError
 from noss_eval.progress import Meter
 
@@ -155,8 +161,9 @@ def distill(config: DistillConfig) -> list[dict[str, str]]:
     grid = grid_mod.load_grid(config.grid)
     files = win.list_audio(config.audio)
     check_out(config.out)
-    teacher = resolve_embedder(config.teacher, config.teacher_options)
-    dim = check_teacher(teacher, files[0])
+    with named_as("--teacher"):  # its errors name --teacher and --teacher-option
+        teacher = resolve_embedder(config.teacher, config.teacher_options)
+        dim = check_teacher(teacher, files[0])
     files = win.pick_files(files, grid.data.max_files, grid.seed)
     check_room(config.cache_dir, len(files) * 4, dim)
     held_files = win.split_files(len(files), grid.data.holdout, grid.seed)
