@@ -1,7 +1,7 @@
 """Custom tasks without code: a YAML file naming a folder of audio and a CSV of labels.
 
 ```yaml
-name: my_keywords                 # required
+name: my_keywords                 # required: letters, digits, _ - ., at most 64; not a built-in's
 audio_dir: audio                  # relative to this file
 csv: labels.csv                   # relative to this file; a `path` column relative to audio_dir
 columns: {path: file, label: word, speaker: talker}   # optional renames
@@ -10,7 +10,8 @@ split_probs: {train: 0.7, validation: 0.1, test: 0.2} # used when the CSV has no
 headline: accuracy                # or balanced_accuracy
 ```
 
-Split rule: a `fold` column means cross-validation over its folds; a `split` column
+Split rule: a `fold` column means cross-validation over its folds (at least 3, each a name
+like the task's); a `split` column
 (train/validation/test) is used as given; otherwise speakers (if any) are split the TFDS way,
 else clips are. Speaker-disjointness is enforced like for every built-in task.
 """
