@@ -203,16 +203,23 @@ def preflight(path: Path) -> None:
     read_runs(runs_path(path))
 
 
-def read_runs(path: Path) -> str:
+def read_runs(path: Path, option: str = "--leaderboard runs file") -> str:
     """The runs file's text ("" when absent): UTF-8, one JSON object per line, else a one-line
     error that names the file and the line."""
-    option = "--leaderboard runs file"
+    run_records(path, option)
+    return path.read_text(encoding="utf-8") if path.exists() else ""
+
+
+def run_records(path: Path, option: str = "--leaderboard runs file") -> list[dict[str, Any]]:
+    """The runs file's records in order ([] when absent); anything but UTF-8 lines of one JSON
+    object each is a one-line error that names the file and the line."""
     if not path.exists():
-        return ""
+        return []
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise NossError(f"{option}: cannot read {path} ({exc}); fix or move the file") from None
+    records = []
     for number, line in enumerate(text.splitlines(), 1):
         if not line.strip():
             continue
@@ -225,7 +232,8 @@ def read_runs(path: Path) -> str:
                 f"{option}: {path}:{number}: not a JSON object (one run per line); fix or move "
                 "the file"
             )
-    return text
+        records.append(record)
+    return records
 
 
 def runs_path(path: Path) -> Path:

@@ -3,14 +3,13 @@ versions, data source, seed, protocol in plain words)."""
 
 from __future__ import annotations
 
-import json
 import shlex
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from noss_eval.errors import NossError
-from noss_eval.leaderboard import PROTOCOL_NOTES
+from noss_eval.leaderboard import PROTOCOL_NOTES, run_records
 
 
 @dataclass(frozen=True)
@@ -27,24 +26,12 @@ class Run:
 
 
 def load_runs(path: Path) -> dict[str, dict[str, Any]]:
-    """The runs file's records by run_id ({} when absent)."""
-    if not path.exists():
-        return {}
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except (OSError, UnicodeDecodeError) as exc:
-        raise NossError(f"report --runs: cannot read {path} ({exc}); give --runs FILE") from None
+    """The runs file's records by run_id ({} when absent); a record without one is refused."""
     records = {}
-    for n, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue
-        try:
-            record = json.loads(line)
-        except ValueError:
-            record = None
-        if not isinstance(record, dict) or "run_id" not in record:
+    for n, record in enumerate(run_records(path, "report --runs"), start=1):
+        if "run_id" not in record:
             raise NossError(
-                f"report --runs: {path}:{n}: not a noss-eval run record; fix or move the file"
+                f"report --runs: {path}: run record {n} has no run_id; fix or move the file"
             )
         records[str(record["run_id"])] = record
     return records

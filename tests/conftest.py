@@ -55,3 +55,17 @@ def tiny_disk(tmp_path):
         pytest.skip("mounting a tmpfs needs root")
     yield mount
     subprocess.run(["umount", str(mount)], check=False)
+
+
+@pytest.fixture
+def hear_root(tmp_path, monkeypatch):
+    """A folder on sys.path for HEAR modules the test installs (`testlib.install`); the
+    modules named hear_* are forgotten afterwards."""
+    import sys
+
+    root = tmp_path / "site"
+    root.mkdir()
+    monkeypatch.syspath_prepend(str(root))
+    yield root
+    for name in [m for m in sys.modules if m.startswith("hear_")]:
+        del sys.modules[name]

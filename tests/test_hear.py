@@ -12,12 +12,11 @@ hearbaseline's naive recipe in numpy: a log power spectrum times a fixed random 
 
 import csv
 import re
-import textwrap
 
 import numpy as np
 import pytest
 from real_layouts import fsdd_as_voxceleb1
-from testlib import SHARED, require_shared, tone
+from testlib import SHARED, install, require_shared, tone
 
 from noss_eval.cli import main
 from noss_eval.embedder import fingerprint, resolve_embedder, sha256_file
@@ -61,28 +60,6 @@ def get_scene_embeddings(audio, model):
     embeddings, _ = get_timestamp_embeddings(audio, model)
     return embeddings.mean(axis=1)
 """
-
-
-def install(root, name, source, version="1.2"):
-    """`name` as an installed distribution: its module and dist-info on sys.path."""
-    (root / f"{name}.py").write_text(textwrap.dedent(source))
-    info = root / f"{name}-{version}.dist-info"
-    info.mkdir()
-    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n")
-    (info / "top_level.txt").write_text(f"{name}\n")
-    (info / "RECORD").write_text(f"{name}.py,,\n")
-
-
-@pytest.fixture
-def hear_root(tmp_path, monkeypatch):
-    root = tmp_path / "site"
-    root.mkdir()
-    monkeypatch.syspath_prepend(str(root))
-    yield root
-    import sys
-
-    for name in [m for m in sys.modules if m.startswith("hear_")]:
-        del sys.modules[name]
 
 
 def test_timestamp_and_scene_embeddings_of_a_hear_module(hear_root, tmp_path):

@@ -10,10 +10,10 @@ import logging
 import os
 import re
 import sys
-import textwrap
 
 import numpy as np
 import pytest
+from testlib import install
 
 from noss_eval import cache as cache_module
 from noss_eval import synthetic
@@ -352,26 +352,6 @@ def get_scene_embeddings(audio, model):
 """
 
 
-def _install(root, name, source):
-    """`name` as an installed distribution: its module and dist-info on sys.path."""
-    (root / f"{name}.py").write_text(textwrap.dedent(source))
-    info = root / f"{name}-1.0.dist-info"
-    info.mkdir()
-    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {name}\nVersion: 1.0\n")
-    (info / "top_level.txt").write_text(f"{name}\n")
-    (info / "RECORD").write_text(f"{name}.py,,\n")
-
-
-@pytest.fixture
-def hear_root(tmp_path, monkeypatch):
-    root = tmp_path / "site"
-    root.mkdir()
-    monkeypatch.syspath_prepend(str(root))
-    yield root
-    for name in [m for m in sys.modules if m.startswith("hear_exit")]:
-        del sys.modules[name]
-
-
 @pytest.mark.parametrize(
     "exit_on_load, good_calls, stage",
     [(True, 99, "load"), (False, 0, "check"), (False, 2, "extraction")],
@@ -380,7 +360,7 @@ def test_an_embedder_calling_sys_exit_is_a_one_line_error(
     tmp_path, data, hear_root, capsys, exit_on_load, good_calls, stage
 ):
     name = f"hear_exit_{stage}"
-    _install(hear_root, name, HEAR_EXIT.format(exit_on_load=exit_on_load, good_calls=good_calls))
+    install(hear_root, name, HEAR_EXIT.format(exit_on_load=exit_on_load, good_calls=good_calls))
     board = tmp_path / "b.csv"
     assert main(run_args(tmp_path, data, board, embedder=f"hear:{name}")) == 2
     (error,) = [e for e in capsys.readouterr().err.splitlines() if "error:" in e]
@@ -396,7 +376,7 @@ def test_an_embedder_calling_sys_exit_is_a_one_line_error(
 def test_sys_exit_in_extraction_is_an_error_naming_the_embedder(tmp_path, crema, hear_root):
     from noss_eval.embedder import resolve_embedder
 
-    _install(hear_root, "hear_exit_direct", HEAR_EXIT.format(exit_on_load=False, good_calls=5))
+    install(hear_root, "hear_exit_direct", HEAR_EXIT.format(exit_on_load=False, good_calls=5))
     embedder = resolve_embedder("hear:hear_exit_direct")
     cache = EmbeddingCache(tmp_path / "cache")
     with pytest.raises(NossError, match=r"hear:hear_exit_direct: .*sys\.exit\(0\)"):

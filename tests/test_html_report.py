@@ -369,7 +369,7 @@ def test_errors_are_one_line_and_write_nothing(tmp_path, capsys):
     runs = runs_path(board)
     runs.write_text(runs.read_text() + "{not json\n")
     err = one_line_error(capsys, ["report", str(board), "--out", str(out)])
-    assert f"{runs}:{len(runs.read_text().splitlines())}: not a noss-eval run record" in err
+    assert f"{runs}:{len(runs.read_text().splitlines())}: not a JSON object" in err
     runs.write_bytes(b"\xff\xfe\x00bad")
     assert f"cannot read {runs}" in one_line_error(
         capsys, ["report", str(board), "--out", str(out)]

@@ -218,3 +218,15 @@ def upstream_speaker_normalization(embeddings, speaker_ids):
         stds[stds == 0] = 1
         embeddings[rows] /= stds
     return embeddings
+
+
+def install(root: Path, name: str, source: str, version: str = "1.2") -> None:
+    """`name` as an installed distribution: its module and dist-info in `root` (on sys.path)."""
+    import textwrap
+
+    (root / f"{name}.py").write_text(textwrap.dedent(source))
+    info = root / f"{name}-{version}.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n")
+    (info / "top_level.txt").write_text(f"{name}\n")
+    (info / "RECORD").write_text(f"{name}.py,,\n")
