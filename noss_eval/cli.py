@@ -36,6 +36,7 @@ subcommands:
   noss-eval latency MODEL [MODEL ...] [--leaderboard CSV]   # ms per 0.96 s window, size, params
   noss-eval frontier CSV --out frontier.png                 # quality vs latency, Pareto frontier
   noss-eval report CSV --out report.html                    # the leaderboard as one HTML page
+  noss-eval download speech_commands esc50_hs --data-dir ~/noss-data   # open datasets
   noss-eval distill --teacher SPEC --audio DIR --grid tiny-grid --out DIR   # FRILL-style students
 
 --embedder accepts a preset name (trill, frill, ...), a kind (dsp), a .tflite or .onnx file, an
@@ -241,12 +242,15 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def list_tasks() -> str:
+    from noss_eval.download import how_to_get
     from noss_eval.tasks import BUILTIN_TASKS
 
     pad = " " * 17
     return "\n".join(
         f"{t.name:16s} {t.title}\n{pad}in <data-dir>/{t.dataset_dir}/: {t.layout}\n"
-        f"{pad}split: {t.notes}" + (f"\n{pad}TFDS builder: {t.tfds.name}" if t.tfds else "")
+        f"{pad}split: {t.notes}"
+        + (f"\n{pad}TFDS builder: {t.tfds.name}" if t.tfds else "")
+        + f"\n{pad}get it: {how_to_get(t.dataset_dir, t.name)}"
         for t in BUILTIN_TASKS.values()
     )
 
@@ -460,6 +464,72 @@ def run_frontier(args: argparse.Namespace) -> int:
     return 0
 
 
+def download_parser() -> argparse.ArgumentParser:
+    from noss_eval.download import BASE_ENV
+
+    p = argparse.ArgumentParser(
+        prog="noss-eval download",
+        description="Fetch the openly downloadable NOSS datasets (speech_commands, esc50_hs, "
+        "crema_d, voxforge) into --data-dir in the layouts the tasks read: resumed where a run "
+        "stopped, checked against the published size and sha256, unpacked atomically. For the "
+        "others (voxceleb1, savee, mask, dementiabank) it prints how to fetch them by hand.",
+        epilog=f"{BASE_ENV}=URL fetches every file from a mirror laid out as `wget -x` makes "
+        "it: https://host/path from URL/host/path.",
+    )
+    p.add_argument("tasks", nargs="+", metavar="TASK", help="task names (see --list-tasks)")
+    p.add_argument("--data-dir", type=Path, metavar="DIR", help="where the datasets go")
+    p.add_argument(
+        "--jobs",
+        type=_positive,
+        default=4,
+        metavar="N",
+        help="parallel file downloads for the datasets of many files (crema_d, voxforge; "
+        "default 4)",
+    )
+    p.add_argument(
+        "--retries",
+        type=int,
+        default=3,
+        metavar="N",
+        help="times a broken transfer is resumed before giving up (default 3); a re-run "
+        "resumes too",
+    )
+    p.add_argument(
+        "--keep-archives", action="store_true", help="keep the archives after unpacking them"
+    )
+    p.add_argument("--no-progress", action="store_true", help="no progress bar or lines")
+    return p
+
+
+def run_download(args: argparse.Namespace) -> int:
+    from noss_eval.download import BASE_ENV, check_data_dir, download, instructions, resolve
+
+    sources = resolve(args.tasks)
+    manual = [s for s in sources if s.manual]
+    if len(manual) < len(sources):
+        if args.data_dir is None:
+            raise NossError("download: --data-dir DIR is required: where the datasets go")
+        check_data_dir(args.data_dir, "--data-dir")
+        done, _ = download(
+            [s.name for s in sources if not s.manual],
+            args.data_dir.expanduser(),
+            base_url=os.environ.get(BASE_ENV) or None,
+            jobs=args.jobs,
+            retries=max(args.retries, 0),
+            progress=not args.no_progress,
+            keep_archives=args.keep_archives,
+        )
+        for folder in done:
+            print(f"ready: {folder}")
+    for source in manual:
+        print(instructions(source, args.data_dir))
+        print()
+    if manual:
+        names = ", ".join(s.name for s in manual)
+        raise NossError(f"{names}: must be fetched by hand, as shown above")
+    return 0
+
+
 def _distill_parser() -> argparse.ArgumentParser:
     from noss_eval.distill.cli import distill_parser
 
@@ -475,6 +545,7 @@ def _run_distill(args: argparse.Namespace) -> int:
 SUBCOMMANDS = {
     "check": (check_parser, run_check),
     "distill": (_distill_parser, _run_distill),
+    "download": (download_parser, run_download),
     "latency": (latency_parser, run_latency),
     "frontier": (frontier_parser, run_frontier),
     "report": (report_parser, run_report),
