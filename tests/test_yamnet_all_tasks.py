@@ -42,7 +42,8 @@ def test_yamnet_runs_all_eight_tasks(tmp_path, caplog):
         assert float(r["accuracy"]) > 100 * min(0.9, 2.5 * CHANCE[r["task"]]), r
         assert r["embedder"] == "yamnet" and len(r["embedder_sha256"]) == 64
         # generated data is not the official set: no published delta, and the row says why
-        assert r["reference"] == r["delta"] == "" and r["data"].endswith("official clips")
+        assert r["reference"] == r["delta"] == ""
+        assert r["data"].endswith(("official clips", "no official counts")), r
         has_published = r["task"] != "dementiabank"  # the FRILL paper gives no TRILL number
         assert bool(r["reference_note"]) == has_published, r
         assert r["chance"] and r["at_chance"] == ""  # well above chance, as asserted above
