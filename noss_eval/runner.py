@@ -95,9 +95,17 @@ def describe_split_sizes(clips: list[Clip]) -> str:
     return ", ".join(f"{split} {n}" for split, n in sorted(counts.items()))
 
 
-def make_engine(config: RunConfig, embedder: Embedder, recipe: EmbedderRecipe) -> Engine:
+def make_engine(config: RunConfig, embedder: Embedder, recipe: EmbedderRecipe | None) -> Engine:
     """The extraction engine the run asks for: Beam, worker processes, or this process
-    (one single-threaded copy of a model file per core, else one embedder on every core)."""
+    (one single-threaded copy of a model file per core, else one embedder on every core).
+    Without a recipe (an embedder object built by the caller), this process only."""
+    if recipe is None:  # nothing can rebuild the object in another process or on a worker
+        if config.runner != "local" or config.workers != 1:
+            raise NossError(
+                "runner, workers: an embedder object runs in this process only; "
+                "use runner='local' and workers=1, or give a spec string"
+            )
+        return LocalEngine(embedder)
     if config.runner == "beam":
         from noss_eval.beam_engine import BeamEngine
 
@@ -210,21 +218,40 @@ def run(
 ) -> list[dict[str, Any]]:
     """Evaluate `config.embedder` (and the reference, if any) on every selected task present;
     with `decoded` (one memo for several runs in this process), audio files are decoded once."""
+    results, stamp = run_results(config, registry, decoded)
+    return [to_row(r, stamp) for r in results]
+
+
+def run_results(
+    config: RunConfig,
+    registry: Mapping[str, Task] = BUILTIN_TASKS,
+    decoded: DecodedMemo | None = None,
+    embedder: Embedder | None = None,
+) -> tuple[list[ProbeResult], RunStamp]:
+    """`run`'s results, typed, and the stamp they share. `embedder`: an object built by the
+    caller, scored in place of building `config.embedder` (which then only names it in the
+    runs file), in this process (no worker processes, no Beam)."""
     if config.threads is not None and config.threads < 1:
         raise NossError(f"--threads: must be at least 1, got {config.threads}")
     with numeric_threads(config.budget.blas):
-        return _run(config, registry, decoded)
+        return _run(config, registry, decoded, embedder)
 
 
 def _run(
-    config: RunConfig, registry: Mapping[str, Task], decoded: DecodedMemo | None
-) -> list[dict[str, Any]]:
+    config: RunConfig,
+    registry: Mapping[str, Task],
+    decoded: DecodedMemo | None,
+    prebuilt: Embedder | None = None,
+) -> tuple[list[ProbeResult], RunStamp]:
     if config.protocol not in PROTOCOLS:
         raise NossError(f"--protocol: '{config.protocol}' is not one of {', '.join(PROTOCOLS)}")
     tasks = select_tasks(config.tasks, registry)
     recipe = EmbedderRecipe(config.embedder, dict(config.embedder_options))
     ref_recipe = EmbedderRecipe(config.reference or "", dict(config.reference_options))
-    embedder = recipe.build(threads=config.budget.interpreter)
+    if prebuilt is None:
+        embedder = recipe.build(threads=config.budget.interpreter)
+    else:
+        embedder = prebuilt
     with named_as("--reference"):  # its errors name --reference, not --embedder
         reference = ref_recipe.build(config.budget.interpreter) if config.reference else None
     published = (
@@ -276,7 +303,8 @@ def _run(
     )
     results: list[ProbeResult] = []
     ref_results: list[ProbeResult] = []
-    engine = make_engine(config, embedder, recipe)  # one per embedder: its copies serve every task
+    # one engine per embedder: its copies serve every task
+    engine = make_engine(config, embedder, recipe if prebuilt is None else None)
     ref_engine = make_engine(config, reference, ref_recipe) if reference is not None else None
     for data in datasets:
         results += score_task(data, embedder, engine, config, cache, dims[id(embedder)])
@@ -300,4 +328,4 @@ def _run(
             "created": stamp.created,
         }
         save_results(config.leaderboard, rows, record)
-    return rows
+    return results + ref_results, stamp
