@@ -1,3 +1,57 @@
-"""noss-eval: score frozen speech embeddings on the Non-Semantic Speech Benchmark."""
+"""noss-eval: score frozen speech embeddings on the Non-Semantic Speech Benchmark.
+
+The Python API (docs/api.md): `noss_eval.evaluate(embedder, tasks, ...)` -> `Results`,
+`noss_eval.load_task(path_or_name)`; errors are `noss_eval.NossError`.
+"""
+
+from __future__ import annotations
+
+import sys
+import types
+from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
+__all__ = [
+    "NossError",
+    "PythonEmbedder",
+    "ResultRow",
+    "Results",
+    "__version__",
+    "evaluate",
+    "load_task",
+]
+
+if TYPE_CHECKING:
+    from noss_eval.api import PythonEmbedder, ResultRow, Results, evaluate, load_task
+    from noss_eval.errors import NossError
+
+_API = {"PythonEmbedder", "ResultRow", "Results", "evaluate", "load_task"}
+
+
+def __getattr__(name: str) -> Any:
+    """The API, imported on first use: `import noss_eval` (and the CLI) stays light."""
+    if name in _API:
+        from noss_eval import api
+
+        return getattr(api, name)
+    if name == "NossError":
+        from noss_eval.errors import NossError
+
+        return NossError
+    raise AttributeError(f"module 'noss_eval' has no attribute {name!r}")
+
+
+class _Package(types.ModuleType):
+    """`noss_eval.evaluate` is the API function. The probe stage's module of the same name
+    (noss_eval/evaluate.py: `from noss_eval.evaluate import evaluate_task`) is in sys.modules,
+    but importing it does not replace the function on the package; so `import
+    noss_eval.evaluate as m` gives the function: use `from noss_eval.evaluate import ...` or
+    `importlib.import_module("noss_eval.evaluate")` for the module."""
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name == "evaluate" and isinstance(value, types.ModuleType):
+            return
+        super().__setattr__(name, value)
+
+
+sys.modules[__name__].__class__ = _Package
