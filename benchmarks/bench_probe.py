@@ -21,9 +21,9 @@ import numpy as np
 from sklearn.linear_model import LogisticRegression
 from sklearn.preprocessing import StandardScaler
 
-from noss_eval.evaluate import evaluate_task
 from noss_eval.extract import Extraction
 from noss_eval.probes import Protocol, default_grid
+from noss_eval.probing import evaluate_task
 from noss_eval.softmax import SoftmaxRegression
 from noss_eval.task import Clip, Task
 

@@ -36,9 +36,9 @@ sys.path.insert(0, str(HERE))
 import probe_task  # noqa: E402
 
 from noss_eval import fit_pool  # noqa: E402
-from noss_eval.evaluate import evaluate_task  # noqa: E402
 from noss_eval.extract import Extraction  # noqa: E402
 from noss_eval.probes import PROTOCOLS  # noqa: E402
+from noss_eval.probing import evaluate_task  # noqa: E402
 from noss_eval.task import Clip, Task  # noqa: E402
 from noss_eval.threads import numeric_threads, usable_cores  # noqa: E402
 

@@ -6,8 +6,6 @@ The Python API (docs/api.md): `noss_eval.evaluate(embedder, tasks, ...)` -> `Res
 
 from __future__ import annotations
 
-import sys
-import types
 from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
@@ -40,18 +38,3 @@ def __getattr__(name: str) -> Any:
         return NossError
     raise AttributeError(f"module 'noss_eval' has no attribute {name!r}")
 
-
-class _Package(types.ModuleType):
-    """`noss_eval.evaluate` is the API function. The probe stage's module of the same name
-    (noss_eval/evaluate.py: `from noss_eval.evaluate import evaluate_task`) is in sys.modules,
-    but importing it does not replace the function on the package; so `import
-    noss_eval.evaluate as m` gives the function: use `from noss_eval.evaluate import ...` or
-    `importlib.import_module("noss_eval.evaluate")` for the module."""
-
-    def __setattr__(self, name: str, value: Any) -> None:
-        if name == "evaluate" and isinstance(value, types.ModuleType):
-            return
-        super().__setattr__(name, value)
-
-
-sys.modules[__name__].__class__ = _Package

@@ -27,7 +27,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 FORMAT = "probe-results-v1"
-PROBE_CODE = tuple(f"noss_eval.{m}" for m in ("evaluate", "lda", "probes", "softmax", "stats"))
+PROBE_CODE = tuple(f"noss_eval.{m}" for m in ("probing", "lda", "probes", "softmax", "stats"))
 
 
 def _code_version() -> str:

@@ -178,7 +178,7 @@ def score_task(
     key = results_key(task, ex, protocol, config.probe_solver, config.seed, identity)
     results = probes.load(key)
     if results is None:
-        from noss_eval.evaluate import evaluate_task  # sklearn, only when probes are fitted
+        from noss_eval.probing import evaluate_task  # sklearn, only when probes are fitted
 
         results = evaluate_task(
             task,

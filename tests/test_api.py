@@ -5,7 +5,6 @@ name the argument."""
 from __future__ import annotations
 
 import csv
-import importlib
 import json
 import re
 import sys
@@ -380,11 +379,3 @@ def test_flags_in_messages_become_arguments():
     assert api.as_fields("/data/my--embedder.tflite: --unknown-flag") == (
         "/data/my--embedder.tflite: --unknown-flag"
     )
-
-
-def test_the_package_attribute_stays_the_function_beside_the_probe_module():
-    module = importlib.import_module("noss_eval.evaluate")  # the probe stage, loaded
-    assert noss_eval.evaluate is api.evaluate and callable(module.evaluate_task)
-    from noss_eval.evaluate import evaluate_task
-
-    assert evaluate_task is module.evaluate_task

@@ -5,7 +5,6 @@ import pytest
 from sklearn.linear_model import LogisticRegression
 from testlib import extraction, upstream_speaker_normalization
 
-from noss_eval.evaluate import evaluate_task, plan_rounds, probe_grid
 from noss_eval.probes import (
     PROTOCOLS,
     ProbeConfig,
@@ -15,6 +14,7 @@ from noss_eval.probes import (
     make_classifier,
     speaker_normalise,
 )
+from noss_eval.probing import evaluate_task, plan_rounds, probe_grid
 
 
 def test_speaker_normalisation_is_upstreams():

@@ -11,8 +11,8 @@ from testlib import extraction, upstream_speaker_normalization
 from noss_eval import synthetic
 from noss_eval.cli import main
 from noss_eval.errors import NossError
-from noss_eval.evaluate import evaluate_task
 from noss_eval.probes import PROTOCOLS, choose_solver, make_classifier, noss_grid
+from noss_eval.probing import evaluate_task
 
 
 def upstream_models():

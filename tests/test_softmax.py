@@ -5,9 +5,9 @@ import pytest
 from sklearn.linear_model import LogisticRegression
 from sklearn.preprocessing import StandardScaler
 
-from noss_eval.evaluate import evaluate_task
 from noss_eval.extract import Extraction
 from noss_eval.probes import ProbeConfig, choose_solver, default_grid, make_classifier
+from noss_eval.probing import evaluate_task
 from noss_eval.softmax import SoftmaxRegression
 from noss_eval.task import Clip, Task
 

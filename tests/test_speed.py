@@ -13,8 +13,8 @@ from testlib import extraction
 
 from noss_eval import fit_pool, synthetic
 from noss_eval.cli import main
-from noss_eval.evaluate import evaluate_task
 from noss_eval.probes import PROTOCOLS
+from noss_eval.probing import evaluate_task
 from noss_eval.threads import ThreadBudget, usable_cores
 
 

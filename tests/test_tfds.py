@@ -9,9 +9,9 @@ from testlib import write_tfds
 
 from noss_eval.cli import main
 from noss_eval.errors import NossError
-from noss_eval.evaluate import probe_grid
 from noss_eval.extract import Extraction
 from noss_eval.probes import PROTOCOLS
+from noss_eval.probing import probe_grid
 from noss_eval.sources import open_layout, open_tfds
 from noss_eval.synthetic import class_signal, write_speech_commands
 from noss_eval.tasks import BUILTIN_TASKS
