@@ -24,16 +24,10 @@ from urllib.parse import unquote, urlsplit
 import pytest
 
 from noss_eval.cli import main
-from noss_eval.download import (
-    BASE_ENV,
-    STAGE,
-    Fetcher,
-    Remote,
-    download,
-    load_catalog,
-    unpack,
-    voxforge_place,
-)
+from noss_eval.download.catalog import Remote, load_catalog
+from noss_eval.download.datasets import STAGE, download, voxforge_place
+from noss_eval.download.fetch import BASE_ENV, Fetcher
+from noss_eval.download.unpack import unpack
 from noss_eval.errors import NossError
 from noss_eval.sources import open_layout
 from noss_eval.synthetic import write_crema_d, write_esc50, write_speech_commands, write_voxforge
@@ -476,7 +470,7 @@ def test_crema_d_files_are_checked_against_the_tfds_list(www, tmp_path):
 
 def test_progress_lines_when_not_on_a_terminal(www, archives, tmp_path, monkeypatch, caplog):
     _, base = www
-    monkeypatch.setattr("noss_eval.download.PROGRESS_EVERY", 0.0)
+    monkeypatch.setattr("noss_eval.download.fetch.PROGRESS_EVERY", 0.0)
     size = (archives / SC_TEST).stat().st_size
     remote = Remote(f"http://{SC_TEST}", size, _sha(archives / SC_TEST))
     with caplog.at_level("INFO", logger="noss_eval"):
