@@ -23,7 +23,8 @@ from noss_eval import __version__
 from noss_eval.atomic import atomic_write_text
 from noss_eval.errors import NossError
 from noss_eval.frontier import frontier_points, timed_deltas
-from noss_eval.leaderboard import PROTOCOL_NOTES, check_writable, read_leaderboard, runs_path
+from noss_eval.leaderboard import check_writable, read_leaderboard, runs_path
+from noss_eval.probes import PROTOCOL_NOTES
 from noss_eval.provenance import Run, load_runs, runs_of
 from noss_eval.report_figures import Bar, RefLine, frontier_chart, task_chart
 from noss_eval.table import (

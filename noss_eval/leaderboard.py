@@ -73,12 +73,6 @@ COLUMNS = (
 # (majority class, 1/k for UAR) and `at_chance` says the interval reaches it; `data` is "official"
 # or how the clips differ from the official set; a published reference's delta is only given on
 # rows produced as it was (`reference_note` says why not)
-PROTOCOL_NOTES = {
-    "noss-eval": "configuration picked on validation, test scored once",
-    "noss": "paper mode: best test score over Google's grid (20 configurations, 10 without "
-    "speaker ids), as the papers report; its 95% interval ignores that this choice was made on "
-    "test, so it is too narrow",
-}
 KEY = (
     "embedder",
     "embedder_fingerprint",

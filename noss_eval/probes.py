@@ -88,15 +88,41 @@ def noss_grid(with_speakers: bool) -> list[ProbeConfig]:
 
 @dataclass(frozen=True)
 class Protocol:
+    """How a task's numbers are made: the grid of configurations, the split the one reported
+    is chosen on, and how the tables, the report and its charts name and draw it."""
+
     name: str
     grid: Callable[[bool], list[ProbeConfig]]
     select_on: str  # "validation" (test scored once) or "test" (paper mode)
+    description: str  # in plain words, for every table and page that shows its rows
+    marker: tuple[str, str]  # matplotlib marker and colour of its points in the report's charts
+
+    @property
+    def paper_estimator(self) -> bool:
+        """The papers' estimator, exactly: sklearn's lbfgs at every size (never the adam
+        solver noss-eval uses for very large problems)."""
+        return self.select_on == "test"
 
 
 PROTOCOLS = {
-    "noss-eval": Protocol("noss-eval", default_grid, "validation"),
-    "noss": Protocol("noss", noss_grid, "test"),
+    "noss-eval": Protocol(
+        "noss-eval",
+        default_grid,
+        "validation",
+        "configuration picked on validation, test scored once",
+        ("o", "tab:blue"),
+    ),
+    "noss": Protocol(
+        "noss",
+        noss_grid,
+        "test",
+        "paper mode: best test score over Google's grid (20 configurations, 10 without speaker "
+        "ids), as the papers report; its 95% interval ignores that this choice was made on "
+        "test, so it is too narrow",
+        ("s", "tab:orange"),
+    ),
 }
+PROTOCOL_NOTES = {p.name: p.description for p in PROTOCOLS.values()}
 
 
 # Above this many train rows x classes x dims, logistic probes use the mini-batch solver.
@@ -109,13 +135,13 @@ def choose_solver(
     n_classes: int,
     dim: int,
     solver: str = "auto",
-    protocol: str = "noss-eval",
+    protocol: Protocol | None = None,
 ) -> list[ProbeConfig]:
     """Set the logistic solver: "lbfgs" (sklearn), "adam", or "auto" (adam when large). Paper
     mode is always sklearn's lbfgs: it must be the paper's estimator, whatever the size."""
     if solver not in ("auto", "lbfgs", "adam"):
         raise ValueError(f"unknown solver '{solver}'")
-    if protocol == "noss":
+    if protocol is not None and protocol.paper_estimator:
         if solver == "adam":
             raise NossError(
                 "--probe-solver adam: --protocol noss uses the paper's sklearn lbfgs estimator; "

@@ -303,9 +303,7 @@ def probe_grid(ex: Extraction, protocol: Protocol, solver: str, n_train: int) ->
     with_speakers = all(c.speaker for c in ex.clips)
     n_classes = len({c.label for c in ex.clips})
     dim = ex.embeddings.shape[1]
-    return choose_solver(
-        protocol.grid(with_speakers), n_train, n_classes, dim, solver, protocol.name
-    )
+    return choose_solver(protocol.grid(with_speakers), n_train, n_classes, dim, solver, protocol)
 
 
 def _selection_scores(

@@ -9,7 +9,8 @@ from pathlib import Path
 from typing import Any
 
 from noss_eval.errors import NossError
-from noss_eval.leaderboard import PROTOCOL_NOTES, run_records
+from noss_eval.leaderboard import run_records
+from noss_eval.probes import PROTOCOL_NOTES
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,7 @@ from dataclasses import dataclass, replace
 from markupsafe import Markup
 
 from noss_eval.frontier import Point, draw
+from noss_eval.probes import PROTOCOLS
 
 STYLE = {
     "svg.fonttype": "none",  # text stays text
@@ -23,7 +24,6 @@ STYLE = {
     "text.parse_math": False,  # "$" in an embedder name is a dollar sign
     "font.size": 9,
 }
-PROTOCOL_MARKERS = {"noss-eval": ("o", "tab:blue"), "noss": ("s", "tab:orange")}
 
 
 @dataclass(frozen=True)
@@ -76,7 +76,8 @@ def task_chart(
         ax = fig.add_subplot()
         ys = list(range(len(bars)))[::-1]  # first bar on top
         for protocol in dict.fromkeys(b.protocol for b in bars):
-            marker, colour = PROTOCOL_MARKERS.get(protocol, ("D", "tab:green"))
+            known = PROTOCOLS.get(protocol)
+            marker, colour = known.marker if known else ("D", "tab:green")
             mine = [(y, b) for y, b in zip(ys, bars, strict=True) if b.protocol == protocol]
             has_ci = [(y, b) for y, b in mine if b.low is not None and b.high is not None]
             # the interval drawn from its ends: a mean over folds may lie outside the interval

@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from noss_eval.leaderboard import PROTOCOL_NOTES
+from noss_eval.probes import PROTOCOL_NOTES
 from noss_eval.task import OFFICIAL, UNKNOWN
 
 HEADLINE_NAMES = {"accuracy": "acc", "balanced_accuracy": "UAR"}

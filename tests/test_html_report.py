@@ -21,13 +21,13 @@ from browser import full_page_screenshot, headless_chromium, require_browser
 
 from noss_eval.cli import main
 from noss_eval.leaderboard import (
-    PROTOCOL_NOTES,
     append_run_record,
     merge_latency,
     merge_leaderboard,
     runs_path,
     to_row,
 )
+from noss_eval.probes import PROTOCOL_NOTES
 from noss_eval.references import compare_measured, compare_published, published_reference
 from noss_eval.results import Predictions, ProbeResult, RunStamp
 from noss_eval.runner import package_versions

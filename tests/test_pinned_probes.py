@@ -142,10 +142,10 @@ def test_choose_solver():
     assert {c.solver for c in above if c.family == "lda"} == {"lbfgs"}
     # paper mode: the grid as given, whatever the size; adam refused.
     paper = noss_grid(False)
-    assert choose_solver(paper, 10**9, 10**3, 10**3, protocol="noss") is paper
-    assert choose_solver(paper, 10**9, 10**3, 10**3, "lbfgs", "noss") is paper
+    assert choose_solver(paper, 10**9, 10**3, 10**3, protocol=PROTOCOLS["noss"]) is paper
+    assert choose_solver(paper, 10**9, 10**3, 10**3, "lbfgs", PROTOCOLS["noss"]) is paper
     with pytest.raises(NossError, match="--protocol noss uses the paper's sklearn lbfgs"):
-        choose_solver(paper, 10, 2, 2, "adam", "noss")
+        choose_solver(paper, 10, 2, 2, "adam", PROTOCOLS["noss"])
     with pytest.raises(ValueError, match="unknown solver 'sgd'"):
         choose_solver(grid, 10, 2, 2, "sgd")
 

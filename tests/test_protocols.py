@@ -65,12 +65,12 @@ def test_noss_grid_is_upstreams_models_times_normalisations():
 
 
 def test_paper_mode_is_always_sklearn_lbfgs_with_its_default_max_iter():
-    huge = choose_solver(noss_grid(False), 150_000, 1251, 2048, "auto", "noss")
+    huge = choose_solver(noss_grid(False), 150_000, 1251, 2048, "auto", PROTOCOLS["noss"])
     logistic = [make_classifier(c, 0) for c in huge if c.family == "logistic"]
     assert all(isinstance(m, linear_model.LogisticRegression) for m in logistic)
     assert {m.max_iter for m in logistic} == {linear_model.LogisticRegression().max_iter}
     with pytest.raises(NossError, match="paper's sklearn lbfgs"):
-        choose_solver(noss_grid(False), 10, 2, 2, "adam", "noss")
+        choose_solver(noss_grid(False), 10, 2, 2, "adam", PROTOCOLS["noss"])
     # the default protocol may switch to the mini-batch solver at that size
     fast = choose_solver(PROTOCOLS["noss-eval"].grid(False), 150_000, 1251, 2048, "auto")
     assert {c.solver for c in fast if c.family == "logistic"} == {"adam"}
