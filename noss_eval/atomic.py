@@ -3,6 +3,7 @@ read-modify-write it under a lock, so that concurrent runs never lose each other
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import tempfile
@@ -14,6 +15,7 @@ from typing import IO
 from filelock import FileLock, Timeout
 
 from noss_eval.errors import NossError
+from noss_eval.paths import LOCKS
 
 log = logging.getLogger(__name__)
 
@@ -77,10 +79,17 @@ LOCK_WAIT = 600.0  # seconds a merge waits for another run's lock before giving 
 LOCK_NOTICE = 2.0  # seconds of waiting before it says so
 
 
-def lock_path(path: Path) -> Path:
-    """The `.lock` file beside `path` (beside a symbolic link's target)."""
-    path = write_target(path)
-    return path.with_name(f".{path.name}.lock")
+def lock_path(path: Path, folder: Path = LOCKS) -> Path:
+    """The lock file of `path` (of a symbolic link's target): in `folder`, named after the
+    file's absolute path, so every run that writes the file meets the same lock and none is
+    left beside it; beside it (hidden) where `folder` cannot be made."""
+    path = Path(os.path.abspath(write_target(path)))
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError:
+        return path.with_name(f".{path.name}.lock")
+    digest = hashlib.sha256(str(path).encode()).hexdigest()[:16]
+    return folder / f"{path.name[:64]}-{digest}.lock"
 
 
 @contextmanager

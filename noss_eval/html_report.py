@@ -27,6 +27,7 @@ from noss_eval.leaderboard import check_writable, read_leaderboard, runs_path
 from noss_eval.probes import PROTOCOL_NOTES
 from noss_eval.provenance import Run, load_runs, runs_of
 from noss_eval.report_figures import Bar, RefLine, frontier_chart, task_chart
+from noss_eval.synthetic import DEMO_SOURCE
 from noss_eval.table import (
     HEADLINE_NAMES,
     average_delta,
@@ -194,6 +195,12 @@ def build(
     notes: list[str] | None = None,
 ) -> Report:
     notes = list(notes or [])
+    if any(r.get("data_source") == DEMO_SOURCE for r in rows):
+        notes.insert(
+            0,
+            "synthetic data: the rows of `noss-eval --demo` are scored on generated tones, not "
+            "speech; they show that the pipeline works and say nothing about an embedding",
+        )
     chosen = _choose(rows, probe, notes)
     protocols = list(dict.fromkeys(key[2] for key in chosen))
     if not protocols:

@@ -20,6 +20,7 @@ from noss_eval.engines import EmbedderRecipe, Engine, LocalEngine, ProcessEngine
 from noss_eval.errors import AudioError, NossError
 from noss_eval.extract import extract, uncached
 from noss_eval.leaderboard import preflight, save_results, to_row
+from noss_eval.paths import USER_CACHE
 from noss_eval.probe_cache import ProbeResultCache, results_key
 from noss_eval.probes import PROTOCOLS
 from noss_eval.references import compare_measured, compare_published, published_reference
@@ -31,7 +32,7 @@ from noss_eval.threads import ThreadBudget, numeric_threads, usable_cores
 
 log = logging.getLogger(__name__)
 NOSS_WINDOW_SECONDS = 0.975  # 96 frames of 10 ms plus the 25 ms STFT window
-DEFAULT_CACHE = Path("~/.cache/noss-eval").expanduser()
+DEFAULT_CACHE = USER_CACHE
 
 
 @dataclass(frozen=True)

@@ -207,6 +207,7 @@ def write_dementiabank(
 
 
 DEMO_OVERLAP = 1.5  # `noss-eval --demo`: overlapping classes, scores between chance and 100
+DEMO_SOURCE = "synthetic-demo"  # the demo rows' data_source
 
 WRITERS = {
     "voxceleb1": write_voxceleb1,

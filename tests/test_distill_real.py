@@ -21,13 +21,15 @@ from testlib import SHARED, YAMNET, YAMNET_EMBEDDING, require_shared, yamnet_arg
 
 from noss_eval.cli import main
 
+# 8 epochs: at 3 the student (held-out R2 0.25) beat its random init on FSDD speaker id on
+# some CPUs (+13.3) and not on others (AVX-512: +1.7, n.s.); at 8 (R2 0.30), +19.2 [10.8, 27.5].
 GRID = """seed: 1
 data: {holdout: 0.1}
-training: {epochs: 3, batch_size: 16, patience: 3}
+training: {epochs: 8, batch_size: 16, patience: 8}
 students: {alpha: [0.25], pooling: [avg, flatten], quantize: [float32, int8]}
 """
 FIRST, SECOND = "mnv3s-a0.25-avg-bn0", "mnv3s-a0.25-flat-bn0"
-HANG_SECONDS = 1800  # about 290 s on a 2-core dev box; over 400 s on a busy CI box
+HANG_SECONDS = 1800  # about 6-9 min on a 2-core dev box; more on a busy CI box
 DIGIT_TAKES = 10  # recordings 0-9 of each digit and speaker: 600 clips
 pytestmark = pytest.mark.slow
 
@@ -95,7 +97,7 @@ def test_kill_then_rerun_finishes_the_grid_without_retraining(grid_run):
     )
     kept = {r["student"]: r for r in rows}
     assert all(kept[r["student"]] == r for r in before)  # finished rows untouched
-    assert all(int(r["epochs_run"]) == 3 for r in rows)
+    assert all(int(r["epochs_run"]) == 8 for r in rows)
 
 
 def test_every_student_beats_the_mean_teacher_vector(grid_run):

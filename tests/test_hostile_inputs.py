@@ -4,6 +4,7 @@ what to do; never a traceback, a hang, a silently replaced task or a raw control
 
 import csv
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -279,15 +280,20 @@ def test_sigterm_exits_143(tmp_path):
 def test_an_unmakeable_lock_file_fails_before_the_run(tmp_path, capsys):
     """Before: the whole run was done first, then the merge failed on the lock (or, where the
     lock cannot be opened and filelock retries, waited 10 minutes in silence)."""
+    from noss_eval.atomic import lock_path
+
     task_file = make_task(tmp_path)
     (tmp_path / "board").mkdir()
-    (tmp_path / "board" / ".b.csv.lock").mkdir()  # nothing can lock there
-    args = eval_args(tmp_path, task_file) + ["--leaderboard", tmp_path / "board" / "b.csv"]
-    status, err = run(capsys, *args)
-    where = tmp_path / "board" / ".b.csv.lock"
-    assert_refused(status, err, f"--leaderboard: {where}: cannot make the lock file")
-    assert not (tmp_path / "cache").exists()  # nothing computed
-    assert sorted(p.name for p in (tmp_path / "board").iterdir()) == [".b.csv.lock"]
+    where = lock_path(tmp_path / "board" / "b.csv")
+    where.mkdir()  # nothing can lock there
+    try:
+        args = eval_args(tmp_path, task_file) + ["--leaderboard", tmp_path / "board" / "b.csv"]
+        status, err = run(capsys, *args)
+        assert_refused(status, err, f"--leaderboard: {where}: cannot make the lock file")
+        assert not (tmp_path / "cache").exists()  # nothing computed
+        assert list((tmp_path / "board").iterdir()) == []
+    finally:
+        where.rmdir()
 
 
 def test_a_lock_held_by_another_run_is_waited_for_aloud_then_named(tmp_path, caplog):
@@ -303,12 +309,12 @@ def test_a_lock_held_by_another_run_is_waited_for_aloud_then_named(tmp_path, cap
     )  # fmt: skip
     try:
         assert holder.stdout.readline().strip() == "held"
-        held = r"\.b\.csv\.lock: still locked by another run after 3 s"
+        held = re.escape(f"{lock_path(board)}: still locked by another run after 3 s")
         with pytest.raises(NossError, match=held), locked(board, timeout=3):
             pass
     finally:
         holder.kill()
         holder.wait()
-    assert "waiting up to 3 s for" in caplog.text and ".b.csv.lock" in caplog.text
+    assert "waiting up to 3 s for" in caplog.text and str(lock_path(board)) in caplog.text
     with locked(board, timeout=3):  # released with its holder
         pass
