@@ -35,6 +35,75 @@ def test_list_tasks_and_embedders(capsys):
     assert "frill-nofrontend" in listing and "trillsson5" in listing
 
 
+SUBCOMMANDS = ["check", "latency", "frontier", "report", "download", "distill"]
+
+
+def test_every_subcommand_is_in_the_usage_and_has_its_own_help(capsys):
+    with pytest.raises(SystemExit) as stop:
+        main(["--help"])
+    assert stop.value.code == 0
+    out = capsys.readouterr().out
+    usage = out[: out.index("\n\n")]
+    listed = re.search(r"\{([a-z,]+)\} \.\.\.$", usage)
+    assert listed and listed[1].split(",") == SUBCOMMANDS, usage
+    assert all(f"\n    {name} " in out for name in SUBCOMMANDS)  # each with its line of help
+    for name in SUBCOMMANDS:
+        with pytest.raises(SystemExit) as stop:
+            main([name, "--help"])
+        assert stop.value.code == 0, name
+        assert capsys.readouterr().out.startswith(f"usage: noss-eval {name} [-h]")
+
+
+def test_the_console_script_shows_a_subcommands_help():
+    result = cli("report", "--help")
+    assert result.returncode == 0 and result.stdout.startswith("usage: noss-eval report [-h]")
+
+
+def test_the_evaluation_needs_no_subcommand(tmp_path, data):
+    from noss_eval.cli import build_parser
+
+    board = tmp_path / "b.csv"
+    args = ["--embedder", "dsp", "--data-dir", str(data), "--tasks", "crema_d"]
+    args += ["--cache-dir", str(tmp_path / "c"), "--leaderboard", str(board), "--no-progress"]
+    assert build_parser().parse_args(args).subcommand is None
+    assert main(args) == 0
+    assert {r["task"] for r in csv.DictReader(board.open())} == {"crema_d"}
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (
+            ["--embedder", "dsp", "--data-dir", ".", "check"],
+            "noss-eval: error: --embedder, --data-dir: options of the evaluation (noss-eval "
+            "without a subcommand), not of `noss-eval check`; give check's own options after "
+            "its name (noss-eval check --help)",
+        ),
+        (
+            ["-q", "download", "esc50_hs", "--data-dir", "."],
+            "noss-eval: error: --quiet: an option of the evaluation (noss-eval without a "
+            "subcommand), not of `noss-eval download`; give download's own options after its "
+            "name (noss-eval download --help)",
+        ),
+        (["chek", "m"], "noss-eval: error: argument subcommand: invalid choice: 'chek' (choose"),
+        (["check"], "noss-eval check: error: the following arguments are required: MODEL"),
+        (
+            ["check", "m", "--data-dir", "."],
+            "noss-eval check: error: unrecognized arguments: --data-dir .",
+        ),
+    ],
+)
+def test_misplaced_words_are_usage_errors_of_the_right_parser(args, message, capsys):
+    """Usage, then one error line, exit 2; a subcommand's own errors show its own usage."""
+    with pytest.raises(SystemExit) as stop:
+        main(args)
+    assert stop.value.code == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1].startswith(message) and sum("error:" in line for line in err) == 1, err
+    name = "noss-eval check" if message.startswith("noss-eval check") else "noss-eval"
+    assert err[0].startswith(f"usage: {name} [-h]")
+
+
 def test_demo_runs_everything_and_says_it_is_synthetic(tmp_path):
     result = cli("--demo", cwd=tmp_path)
     assert result.returncode == 0, result.stderr

@@ -1,4 +1,4 @@
-"""The `noss-eval distill` parser and handler (registered in `noss_eval.cli.SUBCOMMANDS`)."""
+"""The `noss-eval distill` parser and handler (registered in `noss_eval.cli.commands.COMMANDS`)."""
 
 from __future__ import annotations
 
