@@ -111,7 +111,7 @@ def _write_report(args: argparse.Namespace) -> None:
 
 def run_demo(args: argparse.Namespace) -> int:
     from noss_eval.runner import run
-    from noss_eval.synthetic import write_all
+    from noss_eval.synthetic import DEMO_OVERLAP, DEMO_SOURCE, write_all
     from noss_eval.table import format_table
 
     embedders = embedder_specs(args)
@@ -124,9 +124,9 @@ def run_demo(args: argparse.Namespace) -> int:
         data_dir = args.data_dir or Path(tmp) / "data"
         args.cache_dir = args.cache_dir or Path(tmp) / "cache"
         log.info("demo: writing SYNTHETIC audio in the eight official layouts under %s", data_dir)
-        write_all(data_dir, seed=args.seed)
+        write_all(data_dir, seed=args.seed, overlap=DEMO_OVERLAP)
         config = run_config(
-            args, spec, data_dir, embedder_options=options, data_label="synthetic-demo"
+            args, spec, data_dir, embedder_options=options, data_label=DEMO_SOURCE
         )
         # Deltas against published numbers mean nothing on generated tones.
         if config.reference is None:
