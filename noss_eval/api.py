@@ -1,39 +1,43 @@
 """The Python API: `noss_eval.evaluate(embedder, tasks)` -> `Results`, in the style of MTEB's
 `mteb.evaluate(model, tasks)`. The same run as the command line (`runner.run_results`), with
-the embedder given as a spec string, a path, or an object built in this process, and the
-results as typed rows (`ProbeResult` plus the run's `RunStamp`).
+the embedder given as a spec string, a path, or an object built in this process
+(`PythonEmbedder`), and the results as typed rows (`Results` of `ResultRow`s: `ProbeResult`
+plus the run's `RunStamp`).
 
-Errors are `NossError`s that name the argument at fault (`protocol: ...`, `tasks: ...`), never a
+Here: `evaluate`, `load_task`, and how their arguments are resolved and checked. Errors are
+`NossError`s that name the argument at fault (`protocol: ...`, `tasks: ...`), never a
 command-line flag. See docs/api.md.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
-import logging
 import os
 import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass
 from numbers import Integral
 from pathlib import Path
-from typing import Any, Union, overload
+from typing import Any, Union
 
-import numpy as np
-
-from noss_eval.errors import NossError
-from noss_eval.results import Comparison, Predictions, ProbeResult, RunStamp
-from noss_eval.stats import PairedComparison
+from noss_eval.errors import NossError, brief_repr
+from noss_eval.python_embedder import PythonEmbedder
+from noss_eval.result_set import ResultRow, Results
 from noss_eval.task import Task
 
-log = logging.getLogger(__name__)
+__all__ = [  # PythonEmbedder, ResultRow and Results live in their own modules: re-exported
+    "EmbedderLike",
+    "PythonEmbedder",
+    "ResultRow",
+    "Results",
+    "TaskLike",
+    "as_fields",
+    "evaluate",
+    "fields",
+    "load_task",
+]
 
 EmbedderLike = Union[str, "os.PathLike[str]", object]
 TaskLike = Union[str, "os.PathLike[str]", Task]
-JSON_FORMAT = "noss-eval-results"
-JSON_VERSION = 1
 
 # ---------------------------------------------------------------------------------------------
 # Errors name the argument, not the flag
@@ -90,118 +94,7 @@ def fields(task_files: str = "") -> Iterator[None]:
 
 
 # ---------------------------------------------------------------------------------------------
-# Embedders given as Python objects
-
-
-def _shown(value: Any, limit: int = 60) -> str:
-    text = repr(value)
-    return text if len(text) <= limit else text[:limit] + "..."
-
-
-class PythonEmbedder:
-    """An object with `name`, `sample_rate` and `embed(waveform) -> [frames, dim]`, as an
-    `Embedder` run in this process.
-
-    Its cache identity (`settings`, hence `fingerprint`) is the object's class (module and
-    qualified name), its `embed`'s qualified name, its `name`, its optional `version`, its
-    sample rate, and the sha256 of what it returns for 2 s of fixed generated audio
-    (`probe_output_sha256`). The last makes the key follow the model's behaviour: new weights
-    under the same name and version give another output, so another key, and the cache never
-    serves the old model's vectors. A model that does not return the same bytes for the same
-    audio (random ops, some GPU kernels) gets a new key in each process: its vectors are
-    recomputed, never reused (a warning says so). Change `version` when the weights change
-    anyway: it is the documented identity, and what the leaderboard shows."""
-
-    kind = "python"
-
-    def __init__(self, obj: object) -> None:
-        name = getattr(obj, "name", None)
-        if not isinstance(name, str) or not name.strip() or not name.isprintable():
-            raise NossError(
-                f"embedder: an object of type {type(obj).__name__} needs a `name` (non-empty text; "
-                f"got {_shown(name)}): it names the rows and keys the cache"
-            )
-        embed = getattr(obj, "embed", None)
-        if not callable(embed):
-            raise NossError(
-                f"embedder: {name}: needs a method embed(waveform) -> [frames, dim] "
-                "(or give a spec string or path)"
-            )
-        rate = getattr(obj, "sample_rate", None)
-        if not isinstance(rate, Integral) or isinstance(rate, bool) or not 1000 <= rate <= 384000:
-            raise NossError(
-                f"embedder: {name}: sample_rate must be a whole number of Hz between 1000 and "
-                f"384000, got {_shown(rate)}"
-            )
-        version = getattr(obj, "version", "")
-        if not isinstance(version, str | int) or isinstance(version, bool):
-            raise NossError(f"embedder: {name}: version must be text or a whole number")
-        self.obj = obj
-        self.name = name
-        self.sample_rate = int(rate)
-        cls = type(obj)
-        self.calling_convention = f"{cls.__qualname__}.embed(waveform) in this process"
-        self.settings: dict[str, Any] = {
-            "kind": self.kind,
-            "class": f"{cls.__module__}.{cls.__qualname__}",
-            "embed": getattr(embed, "__qualname__", type(embed).__qualname__),
-            "name": name,
-            "version": str(version),
-            "probe_output_sha256": self._probe_output_sha256(),
-        }
-        blob = json.dumps(self.settings, sort_keys=True)
-        self.model_sha256 = hashlib.sha256(blob.encode()).hexdigest()
-
-    def embed(self, waveform: np.ndarray) -> np.ndarray:
-        return self._embed(waveform)
-
-    def _embed(self, waveform: np.ndarray, where: str = "") -> np.ndarray:
-        """The object's `[frames, dim]` as float32; its failure, or any other shape, is a
-        one-line NossError naming it (its own exception chained, for its traceback)."""
-        try:
-            raw = self.obj.embed(waveform)  # type: ignore[attr-defined]
-        except NossError:
-            raise
-        except Exception as exc:
-            raise NossError(
-                f"embedder: {self.name}: embed failed{where} ({type(exc).__name__}: {exc})"
-            ) from exc
-        try:
-            out = np.asarray(raw, dtype=np.float32)
-        except (TypeError, ValueError) as exc:
-            raise NossError(
-                f"embedder: {self.name}: embed gave a {type(raw).__name__}, not a numeric "
-                f"array{where} ({exc})"
-            ) from exc
-        if out.ndim != 2 or 0 in out.shape:
-            raise NossError(
-                f"embedder: {self.name}: embed gave shape {list(out.shape)}{where}; it must "
-                "return [frames, dim] (one vector per clip: [1, dim])"
-            )
-        return out
-
-    def _probe_output_sha256(self) -> str:
-        from noss_eval.check import no_exit, probe_audio
-        from noss_eval.threads import numeric_threads
-
-        audio, where = probe_audio(self.sample_rate), " on 2 s of generated audio"
-        with numeric_threads(1), no_exit(self.name):  # the run's BLAS threads: the same bits
-            first = self._embed(audio.copy(), where)
-            second = self._embed(audio.copy(), where)
-        if not np.all(np.isfinite(first)):
-            raise NossError(
-                f"embedder: {self.name}: embed gave NaN or infinite values on 2 s of generated "
-                "audio"
-            )
-        if first.shape != second.shape or first.tobytes() != second.tobytes():
-            log.warning(
-                "%s: embed gives different outputs for the same audio; its cached vectors "
-                "will not be reused by a later run (its cache key changes each time)",
-                self.name,
-            )
-        digest = hashlib.sha256(str(first.shape).encode())
-        digest.update(np.ascontiguousarray(first, dtype="<f4").tobytes())
-        return digest.hexdigest()
+# The embedder: a spec, a path or an object
 
 
 def _is_embedder(obj: object) -> bool:
@@ -218,7 +111,7 @@ def _embedder(embedder: EmbedderLike, options: Mapping[str, Any] | None) -> tupl
     if isinstance(embedder, str | os.PathLike):
         spec = os.fspath(embedder)
         if not isinstance(spec, str) or not spec:
-            raise NossError(f"embedder: {_shown(embedder)} is not a spec or a path")
+            raise NossError(f"embedder: {brief_repr(embedder)} is not a spec or a path")
         return spec, None
     if options:
         raise NossError(
@@ -253,11 +146,11 @@ def _task(item: TaskLike, field: str) -> Task:
         return load_task_file(path)
     if isinstance(item, str):
         raise NossError(
-            f"{field}: unknown task {_shown(item)}; give one of {', '.join(BUILTIN_TASKS)}, "
+            f"{field}: unknown task {brief_repr(item)}; give one of {', '.join(BUILTIN_TASKS)}, "
             "the path of a task YAML file, or a Task"
         )
     raise NossError(
-        f"{field}: {_shown(item)} ({type(item).__name__}) is not a task name, a task file path "
+        f"{field}: {brief_repr(item)} ({type(item).__name__}) is not a task name, a task file path "
         "or a Task"
     )
 
@@ -298,239 +191,6 @@ def _tasks(
 
 
 # ---------------------------------------------------------------------------------------------
-# Results
-
-
-@dataclass(frozen=True, eq=False)
-class ResultRow:
-    """One leaderboard row, typed: a probe's `ProbeResult` on one task and the `RunStamp` of
-    the run that made it. Scores are fractions, as in `ProbeResult` (the CSV has percent);
-    `delta` is in points."""
-
-    result: ProbeResult
-    stamp: RunStamp
-
-    embedder = property(lambda self: self.result.embedder)
-    task = property(lambda self: self.result.task)
-    probe = property(lambda self: self.result.probe)
-    protocol = property(lambda self: self.result.protocol)
-    config = property(lambda self: self.result.config)
-    headline_metric = property(lambda self: self.result.headline_metric)
-    headline_score = property(lambda self: self.result.headline_score)
-    headline_ci = property(lambda self: self.result.headline_ci)
-    metrics = property(lambda self: self.result.metrics)
-    n_test = property(lambda self: self.result.n_test)
-    chance = property(lambda self: self.result.chance)
-    at_chance = property(lambda self: self.result.at_chance)
-    comparison = property(lambda self: self.result.comparison)
-    delta = property(lambda self: self.result.delta)
-    run_id = property(lambda self: self.stamp.run_id)
-    seed = property(lambda self: self.stamp.seed)
-
-    def to_row(self) -> dict[str, Any]:
-        """The leaderboard CSV's row (`leaderboard.to_row`)."""
-        from noss_eval.leaderboard import to_row
-
-        return to_row(self.result, self.stamp)
-
-    def to_dict(self) -> dict[str, Any]:
-        """Every field, JSON-ready (what `Results.to_json` writes per row)."""
-        return {"stamp": asdict(self.stamp), "result": _plain_result(self.result)}
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> ResultRow:
-        return cls(_probe_result(data["result"]), RunStamp(**data["stamp"]))
-
-    def __eq__(self, other: object) -> bool:
-        if not isinstance(other, ResultRow):
-            return NotImplemented
-        return _canonical(self.to_dict()) == _canonical(other.to_dict())
-
-    __hash__ = None  # type: ignore[assignment]
-
-    def __repr__(self) -> str:
-        score = f"{self.headline_metric} {100 * self.headline_score:.2f} %"
-        return f"<ResultRow: {self.embedder}, {self.task}, {self.probe}, {score}>"
-
-
-def _array(values: np.ndarray) -> dict[str, Any]:
-    return {"dtype": values.dtype.str, "values": values.tolist()}
-
-
-def _from_array(data: Mapping[str, Any]) -> np.ndarray:
-    return np.asarray(data["values"], dtype=np.dtype(data["dtype"]))
-
-
-def _plain_result(r: ProbeResult) -> dict[str, Any]:
-    out = {k: getattr(r, k) for k in r.__dataclass_fields__ if k != "predictions"}
-    out["metrics"] = dict(r.metrics)
-    out["headline_ci"] = list(r.headline_ci)
-    out["comparison"] = None if r.comparison is None else asdict(r.comparison)
-    out["predictions"] = {
-        "clip_ids": list(r.predictions.clip_ids),
-        "y_true": _array(r.predictions.y_true),
-        "y_pred": _array(r.predictions.y_pred),
-    }
-    return out
-
-
-def _probe_result(data: Mapping[str, Any]) -> ProbeResult:
-    d = dict(data)
-    p = d.pop("predictions")
-    c = d.pop("comparison")
-    comparison = None
-    if c is not None:
-        paired = c.get("paired")
-        paired = None if paired is None else PairedComparison(**paired)
-        comparison = Comparison(**{**c, "paired": paired})
-    predictions = Predictions(
-        tuple(p["clip_ids"]), _from_array(p["y_true"]), _from_array(p["y_pred"])
-    )
-    d["headline_ci"] = tuple(d["headline_ci"])
-    d["metrics"] = dict(d["metrics"])
-    return ProbeResult(**d, predictions=predictions, comparison=comparison)
-
-
-def _number(value: Any) -> Any:
-    """numpy scalars as Python numbers, for JSON."""
-    if isinstance(value, np.generic):
-        return value.item()
-    raise TypeError(f"{type(value).__name__} is not JSON serializable")
-
-
-def _canonical(data: Any) -> str:
-    return json.dumps(data, sort_keys=True, default=_number)
-
-
-class Results(Sequence[ResultRow]):
-    """What `evaluate` returns: the run's rows (`ResultRow`: `ProbeResult` + `RunStamp`), in
-    the order the command line prints them. A sequence (index, slice, iterate, `+`); `str()`
-    is the console table; `to_rows`, `to_csv`, `to_frame`, `to_json` / `from_json`."""
-
-    def __init__(self, rows: Iterable[ResultRow] = ()) -> None:
-        self._rows = tuple(rows)
-        bad = next((r for r in self._rows if not isinstance(r, ResultRow)), None)
-        if bad is not None:
-            raise TypeError(f"Results holds ResultRow items, not {type(bad).__name__}")
-
-    @overload
-    def __getitem__(self, index: int) -> ResultRow: ...
-
-    @overload
-    def __getitem__(self, index: slice) -> Results: ...
-
-    def __getitem__(self, index: int | slice) -> ResultRow | Results:
-        if isinstance(index, slice):
-            return Results(self._rows[index])
-        return self._rows[index]
-
-    def __len__(self) -> int:
-        return len(self._rows)
-
-    def __add__(self, other: Results) -> Results:
-        if not isinstance(other, Results):
-            return NotImplemented
-        return Results(self._rows + other._rows)
-
-    def __eq__(self, other: object) -> bool:
-        if not isinstance(other, Results):
-            return NotImplemented
-        return self.to_json() == other.to_json()
-
-    __hash__ = None  # type: ignore[assignment]
-
-    def __repr__(self) -> str:
-        tasks = len({r.task for r in self})
-        embedders = ", ".join(dict.fromkeys(r.embedder for r in self))
-        return f"<Results: {len(self)} rows, {tasks} tasks, embedder {embedders or '-'}>"
-
-    def __str__(self) -> str:
-        from noss_eval.table import format_table
-
-        return format_table(self.to_rows()) if self._rows else "(no results)"
-
-    def to_rows(self) -> list[dict[str, Any]]:
-        """The leaderboard CSV's rows (`leaderboard.to_row`): scores in percent."""
-        return [r.to_row() for r in self._rows]
-
-    def to_csv(self, path: str | os.PathLike[str]) -> Path:
-        """Write the rows to `path` (replaced) as the leaderboard CSV, the same columns and
-        cells `leaderboard=` gives; returns the path. (`leaderboard=` in `evaluate` merges
-        into a leaderboard and records the run; this only writes these rows.)"""
-        from noss_eval.leaderboard import write_leaderboard
-
-        target = Path(os.fspath(path)).expanduser()
-        try:
-            write_leaderboard(target, self.to_rows())
-        except OSError as exc:
-            raise NossError(f"to_csv: cannot write {target} ({exc.strerror or exc})") from None
-        return target
-
-    def to_frame(self) -> Any:
-        """The rows as a pandas DataFrame, the CSV's columns in its order (needs pandas, which
-        noss-eval does not install)."""
-        try:
-            import pandas as pd
-        except ImportError:
-            raise ImportError(
-                "Results.to_frame() needs pandas, which noss-eval does not install: "
-                "pip install pandas (or use to_rows(), to_csv() or to_json())"
-            ) from None
-        from noss_eval.leaderboard import COLUMNS
-
-        rows = self.to_rows()
-        extra = sorted({k for r in rows for k in r} - set(COLUMNS))
-        return pd.DataFrame(rows, columns=[*COLUMNS, *extra])
-
-    def to_json(self, path: str | os.PathLike[str] | None = None, indent: int | None = None) -> str:
-        """Every row with every field (predictions, comparison, stamp): `from_json` gives back
-        an equal `Results`. Written to `path` too when given."""
-        payload = {
-            "format": JSON_FORMAT,
-            "version": JSON_VERSION,
-            "rows": [r.to_dict() for r in self._rows],
-        }
-        text = json.dumps(payload, sort_keys=True, indent=indent, default=_number)
-        if path is not None:
-            from noss_eval.atomic import atomic_write_text
-
-            target = Path(os.fspath(path)).expanduser()
-            try:
-                atomic_write_text(target, text)
-            except OSError as exc:
-                raise NossError(f"to_json: cannot write {target} ({exc.strerror or exc})") from None
-        return text
-
-    @classmethod
-    def from_json(cls, source: str | os.PathLike[str]) -> Results:
-        """`Results` from `to_json`'s text, or from the file at a `pathlib.Path`."""
-        where = "from_json"
-        if isinstance(source, os.PathLike):
-            where = f"from_json: {os.fspath(source)}"
-            try:
-                source = Path(os.fspath(source)).read_text(encoding="utf-8")
-            except (OSError, UnicodeDecodeError) as exc:
-                raise NossError(f"{where}: cannot read ({exc})") from None
-        try:
-            data = json.loads(source)
-        except ValueError as exc:
-            raise NossError(
-                f"{where}: not JSON ({exc}); give to_json()'s text, or a pathlib.Path to read"
-            ) from None
-        if not isinstance(data, dict) or data.get("format") != JSON_FORMAT:
-            raise NossError(f"{where}: not noss-eval results (no format '{JSON_FORMAT}')")
-        if data.get("version") != JSON_VERSION:
-            raise NossError(
-                f"{where}: results format version {_shown(data.get('version'))}; this "
-                f"noss-eval reads version {JSON_VERSION}"
-            )
-        try:
-            return cls(ResultRow.from_dict(r) for r in data["rows"])
-        except (KeyError, TypeError, ValueError, AttributeError) as exc:
-            raise NossError(f"{where}: a malformed row ({type(exc).__name__}: {exc})") from None
-
-
-# ---------------------------------------------------------------------------------------------
 # evaluate
 
 
@@ -552,11 +212,13 @@ def _check(
     from noss_eval.sources import SOURCES
 
     if not isinstance(seed, Integral) or isinstance(seed, bool) or not 0 <= seed < 2**32:
-        raise NossError(f"seed: must be a whole number from 0 to 2**32 - 1, got {_shown(seed)}")
+        raise NossError(f"seed: must be a whole number from 0 to 2**32 - 1, got {brief_repr(seed)}")
     if probe_solver not in SOLVERS:
-        raise NossError(f"probe_solver: {_shown(probe_solver)} is not one of {', '.join(SOLVERS)}")
+        raise NossError(
+            f"probe_solver: {brief_repr(probe_solver)} is not one of {', '.join(SOLVERS)}"
+        )
     if source not in SOURCES:
-        raise NossError(f"source: {_shown(source)} is not one of {', '.join(SOURCES)}")
+        raise NossError(f"source: {brief_repr(source)} is not one of {', '.join(SOURCES)}")
     if data_dir is not None and not data_dir.is_dir():
         raise NossError(f"data_dir: no such directory: {data_dir}")
     if source == "tfds" and (tfds_data_dir is None or not tfds_data_dir.is_dir()):
@@ -631,7 +293,7 @@ def evaluate(
             )
         if published_reference is not None and published_reference not in published_names():
             raise NossError(
-                f"published_reference: {_shown(published_reference)} is not one of "
+                f"published_reference: {brief_repr(published_reference)} is not one of "
                 f"{', '.join(published_names())} (None: no published comparison)"
             )
         config = RunConfig(

@@ -1,5 +1,13 @@
 """User-facing errors: each carries one line that names the file or option at fault."""
 
+from typing import Any
+
+
+def brief_repr(value: Any, limit: int = 60) -> str:
+    """`repr(value)` for a one-line message, cut after `limit` characters."""
+    text = repr(value)
+    return text if len(text) <= limit else text[:limit] + "..."
+
 
 class NossError(Exception):
     """An error the CLI reports as a single line with a non-zero exit."""

@@ -8,7 +8,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from dataclasses import asdict
 from importlib.util import find_spec
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -18,7 +17,7 @@ import numpy as np
 from noss_eval import __version__
 from noss_eval.atomic import atomic_write_text
 from noss_eval.cache import quarantine, safe_name
-from noss_eval.results import Predictions, ProbeResult
+from noss_eval.results import ProbeResult
 
 if TYPE_CHECKING:
     from noss_eval.extract import Extraction
@@ -94,7 +93,7 @@ class ProbeResultCache:
         the results are in memory and go on to the leaderboard (or its fallback file)."""
         path = self.path(key)
         try:
-            atomic_write_text(path, json.dumps([_plain(r) for r in results]))
+            atomic_write_text(path, json.dumps([r.to_dict(dtypes=False) for r in results]))
         except OSError as exc:
             log.warning(
                 "cache: could not save probe results to %s (%s); they are not cached, the run "
@@ -104,47 +103,8 @@ class ProbeResultCache:
             )
 
 
-def _plain(r: ProbeResult) -> dict:
-    d = asdict(r)
-    d["predictions"] = {
-        "clip_ids": list(r.predictions.clip_ids),
-        "y_true": r.predictions.y_true.tolist(),
-        "y_pred": r.predictions.y_pred.tolist(),
-    }
-    return d
-
-
-def _result(d: dict) -> ProbeResult:
-    if not isinstance(d, dict):
-        raise ValueError(f"a {type(d).__name__} where a result is expected")
-    p = d.pop("predictions")
-    predictions = Predictions(
-        tuple(p["clip_ids"]), np.array(p["y_true"], dtype=str), np.array(p["y_pred"], dtype=str)
-    )
-    d["headline_ci"] = tuple(d["headline_ci"])
-    if d.get("comparison") is not None:
+def _result(d: object) -> ProbeResult:
+    """A result as `save` wrote it (`ProbeResult.to_dict(dtypes=False)`); else an exception."""
+    if isinstance(d, dict) and d.get("comparison") is not None:
         raise ValueError("cached results carry no comparison")
-    return _checked(ProbeResult(**d, predictions=predictions))
-
-
-def _checked(r: ProbeResult) -> ProbeResult:
-    """`r` if its fields have the types a leaderboard row needs; else ValueError."""
-
-    def number(x: object) -> bool:
-        return isinstance(x, (int, float)) and not isinstance(x, bool)
-
-    texts = (r.embedder, r.embedder_sha256, r.embedder_fingerprint, r.task, r.probe, r.protocol)
-    counts = (r.n_train, r.n_validation, r.n_test, r.failed_clips)
-    p = r.predictions
-    if (
-        not all(isinstance(t, str) for t in (*texts, r.config, r.headline_metric))
-        or not isinstance(r.metrics, dict)
-        or r.headline_metric not in r.metrics
-        or not all(number(v) for v in (*r.metrics.values(), *r.headline_ci))
-        or len(r.headline_ci) != 2
-        or not (r.validation_score is None or number(r.validation_score))
-        or not all(type(n) is int and n >= 0 for n in counts)
-        or not len(p.clip_ids) == len(p.y_true) == len(p.y_pred)
-    ):
-        raise ValueError("a result with fields of the wrong type")
-    return r
+    return ProbeResult.from_dict(d, dtypes=False)

@@ -1,9 +1,14 @@
-"""Typed results: what one probe scored on one task, from evaluation to the leaderboard CSV."""
+"""Typed results: what one probe scored on one task, from evaluation to the leaderboard CSV.
+
+`ProbeResult.to_dict` / `ProbeResult.from_dict` are the one JSON form of a result, for the probe
+cache's files and the API's `Results.to_json`; `from_dict` refuses fields of the wrong type.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, fields
+from typing import Any
 
 import numpy as np
 
@@ -32,6 +37,39 @@ class Predictions:
         y = self.y_true[mine]
         return Outcomes.of(y, self.y_pred[mine]), Outcomes.of(y, other.y_pred[theirs])
 
+    def to_dict(self, dtypes: bool = True) -> dict[str, Any]:
+        """JSON-ready. With `dtypes` (the API's results JSON) each array is `{"dtype",
+        "values"}` and comes back with its dtype; without (the probe cache's files) it is a
+        plain list and comes back as text labels."""
+        array = _typed_array if dtypes else _plain_array
+        return {
+            "clip_ids": list(self.clip_ids),
+            "y_true": array(self.y_true),
+            "y_pred": array(self.y_pred),
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any], dtypes: bool = True) -> Predictions:
+        """What `to_dict(dtypes)` wrote, back."""
+        array = _from_typed_array if dtypes else _from_plain_array
+        return cls(tuple(data["clip_ids"]), array(data["y_true"]), array(data["y_pred"]))
+
+
+def _typed_array(values: np.ndarray) -> dict[str, Any]:
+    return {"dtype": values.dtype.str, "values": values.tolist()}
+
+
+def _from_typed_array(data: Mapping[str, Any]) -> np.ndarray:
+    return np.asarray(data["values"], dtype=np.dtype(data["dtype"]))
+
+
+def _plain_array(values: np.ndarray) -> list:
+    return values.tolist()
+
+
+def _from_plain_array(values: Any) -> np.ndarray:
+    return np.array(values, dtype=str)
+
 
 @dataclass(frozen=True)
 class Comparison:
@@ -42,6 +80,14 @@ class Comparison:
     protocol: str
     source: str
     paired: PairedComparison | None = None  # only for a reference measured on the same clips
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Comparison:
+        paired = data.get("paired")
+        return cls(**{**data, "paired": None if paired is None else PairedComparison(**paired)})
 
 
 @dataclass(frozen=True)
@@ -96,6 +142,55 @@ class ProbeResult:
         if self.comparison is None:
             return None
         return 100.0 * self.headline_score - self.comparison.score
+
+    def to_dict(self, dtypes: bool = True) -> dict[str, Any]:
+        """Every field, JSON-ready, in field order; `dtypes`: as in `Predictions.to_dict`."""
+        out = {f.name: getattr(self, f.name) for f in fields(self)}
+        out["metrics"] = dict(self.metrics)
+        out["headline_ci"] = list(self.headline_ci)
+        out["predictions"] = self.predictions.to_dict(dtypes)
+        out["comparison"] = None if self.comparison is None else self.comparison.to_dict()
+        return out
+
+    @classmethod
+    def from_dict(cls, data: Any, dtypes: bool = True) -> ProbeResult:
+        """What `to_dict(dtypes)` wrote, back; a field missing or unknown is a KeyError or
+        TypeError, anything else that is not a result (a field of the wrong type) a
+        ValueError."""
+        if not isinstance(data, Mapping):
+            raise ValueError(f"a {type(data).__name__} where a result is expected")
+        d = dict(data)
+        predictions = Predictions.from_dict(d.pop("predictions"), dtypes)
+        comparison = d.pop("comparison", None)
+        if comparison is not None:
+            comparison = Comparison.from_dict(comparison)
+        d["headline_ci"] = tuple(d["headline_ci"])
+        if isinstance(d.get("metrics"), Mapping):
+            d["metrics"] = dict(d["metrics"])
+        return _checked(cls(**d, predictions=predictions, comparison=comparison))
+
+
+def _checked(r: ProbeResult) -> ProbeResult:
+    """`r` if its fields have the types a leaderboard row needs; else ValueError."""
+
+    def number(x: object) -> bool:
+        return isinstance(x, (int, float)) and not isinstance(x, bool)
+
+    texts = (r.embedder, r.embedder_sha256, r.embedder_fingerprint, r.task, r.probe, r.protocol)
+    counts = (r.n_train, r.n_validation, r.n_test, r.failed_clips)
+    p = r.predictions
+    if (
+        not all(isinstance(t, str) for t in (*texts, r.config, r.headline_metric))
+        or not isinstance(r.metrics, dict)
+        or r.headline_metric not in r.metrics
+        or not all(number(v) for v in (*r.metrics.values(), *r.headline_ci))
+        or len(r.headline_ci) != 2
+        or not (r.validation_score is None or number(r.validation_score))
+        or not all(type(n) is int and n >= 0 for n in counts)
+        or not len(p.clip_ids) == len(p.y_true) == len(p.y_pred)
+    ):
+        raise ValueError("a result with fields of the wrong type")
+    return r
 
 
 @dataclass(frozen=True)
