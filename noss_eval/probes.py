@@ -94,8 +94,8 @@ class Protocol:
     name: str
     grid: Callable[[bool], list[ProbeConfig]]
     select_on: str  # "validation" (test scored once) or "test" (paper mode)
-    description: str  # in plain words, for every table and page that shows its rows
-    marker: tuple[str, str]  # matplotlib marker and colour of its points in the report's charts
+    description: str = ""  # in plain words, for every table and page that shows its rows
+    marker: tuple[str, str] = ("D", "tab:green")  # of its points in the report's charts
 
     @property
     def paper_estimator(self) -> bool:

@@ -14,6 +14,7 @@ from pathlib import Path
 from noss_eval.cli.arg_types import positive
 from noss_eval.embedder_args import add_embedder_arguments, embedder_specs
 from noss_eval.errors import NossError
+from noss_eval.probes import BEST, FAMILIES, PROTOCOLS
 
 
 def check_parser() -> argparse.ArgumentParser:
@@ -102,11 +103,11 @@ def frontier_parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--probe",
-        choices=("best", "logistic", "lda", "forest"),
+        choices=(BEST, *FAMILIES),
         default="best",
         help="which probe's deltas to plot (default: the best probe of each task)",
     )
-    p.add_argument("--protocol", choices=("noss-eval", "noss"), default="noss-eval")
+    p.add_argument("--protocol", choices=tuple(PROTOCOLS), default="noss-eval")
     p.add_argument(
         "--explain",
         action="store_true",
@@ -188,7 +189,7 @@ def report_parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--probe",
-        choices=("best", "logistic", "lda", "forest"),
+        choices=(BEST, *FAMILIES),
         default="best",
         help="which probe row of each task to show (default: best, the best configuration of "
         "every probe family)",

@@ -11,6 +11,8 @@ from pathlib import Path
 from noss_eval import __version__
 from noss_eval.cli.arg_types import positive, seconds, seed
 from noss_eval.embedder_args import add_embedder_arguments
+from noss_eval.probes import PROTOCOLS
+from noss_eval.sources import SOURCES
 
 EXAMPLES = """\
 examples:
@@ -100,7 +102,7 @@ def evaluation_parser() -> argparse.ArgumentParser:
     )
     data.add_argument(
         "--source",
-        choices=("layout", "tfds"),
+        choices=SOURCES,
         default="layout",
         help="official layouts under --data-dir (default), or prepared TFDS "
         "datasets under --tfds-data-dir",
@@ -119,7 +121,7 @@ def evaluation_parser() -> argparse.ArgumentParser:
     protocol = p.add_argument_group("protocol")
     protocol.add_argument(
         "--protocol",
-        choices=("noss-eval", "noss"),
+        choices=tuple(PROTOCOLS),
         default="noss-eval",
         help="noss-eval: pick the probe configuration on validation, score "
         "test once (default); noss: paper mode, Google's sklearn grid, best test score "
