@@ -22,7 +22,7 @@ PUBLISHED_SUFFIX = "-published"
 class PublishedReference:
     """A published table. Its numbers are the best test score over the paper's grid (paper
     mode) on each task's complete official data: a row is compared with one only when it was
-    produced the same way (`comparable`)."""
+    produced the same way (`not_comparable` says why not)."""
 
     name: str  # "trill-published"
     source: str
