@@ -1,4 +1,4 @@
-"""The promises of the README's "Guarantees": outputs checked before the run, nothing computed is
+"""The promises of docs/guarantees.md: outputs checked before the run, nothing computed is
 lost (Ctrl-C, SIGTERM, kill -9, a failed write), concurrent runs keep every row, modes kept."""
 
 import csv
