@@ -4,14 +4,12 @@ loads, takes what noss-eval feeds it, and gives finite `[frames, dim]` vectors, 
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 
 import numpy as np
 
 from noss_eval.embedder import Embedder
-from noss_eval.errors import NossError
+from noss_eval.errors import NossError, no_exit
 
 
 @dataclass(frozen=True)
@@ -40,19 +38,6 @@ class CheckReport:
                 f"time:       {self.milliseconds:.1f} ms per call ({rtf:.3f} x real time)",
             ]
         )
-
-
-@contextmanager
-def no_exit(name: str) -> Iterator[None]:
-    """Around a call into an embedder's code (building it, embed): its `sys.exit()` (a
-    SystemExit) is a one-line error naming it, never a silent exit of the whole run."""
-    try:
-        yield
-    except SystemExit as exc:
-        raise NossError(
-            f"{name}: the embedder's code called sys.exit({exc.code!r}) instead of returning; "
-            "fix or replace the embedder"
-        ) from None
 
 
 def probe_audio(sample_rate: int, seconds: float = 2.0, seed: int = 0) -> np.ndarray:

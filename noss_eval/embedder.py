@@ -23,7 +23,7 @@ from typing import Any, Protocol, runtime_checkable
 import numpy as np
 import yaml
 
-from noss_eval.errors import NossError
+from noss_eval.errors import NossError, brief_repr
 
 ENTRY_POINT_GROUP = "noss_eval.embedders"
 MODEL_FILE_KINDS = {".tflite": "tflite", ".onnx": "onnx"}  # file suffix -> kind
@@ -240,8 +240,9 @@ def check_options(options: Mapping[str, Any]) -> None:
     built (`sample_rate=0`, `hop=banana`, `min_seconds=-1`)."""
     for key, value in options.items():
         if key in OPTION_RULES and not OPTION_RULES[key][0](value):
-            shown = repr(value) if len(repr(value)) <= 60 else repr(value)[:60] + "..."
-            raise NossError(f"--embedder-option {key}: must be {OPTION_RULES[key][1]}, got {shown}")
+            raise NossError(
+                f"--embedder-option {key}: must be {OPTION_RULES[key][1]}, got {brief_repr(value)}"
+            )
 
 
 def _accepted(factory: Callable[..., Any]) -> list[str]:

@@ -23,7 +23,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from noss_eval.embedder import Embedder, resolve_embedder
-from noss_eval.errors import AudioError, NossError
+from noss_eval.errors import AudioError, NossError, no_exit
 from noss_eval.sources import AudioStream, decode, require_file_stream
 from noss_eval.task import Clip
 
@@ -208,8 +208,6 @@ class EmbedderRecipe:
     options: Mapping[str, Any] = field(default_factory=dict)
 
     def build(self, threads: int | None = None) -> Embedder:
-        from noss_eval.check import no_exit
-
         with no_exit(self.spec):
             if threads is None or "threads" in self.options:
                 return resolve_embedder(self.spec, self.options)

@@ -1,5 +1,7 @@
 """User-facing errors: each carries one line that names the file or option at fault."""
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 
@@ -24,3 +26,16 @@ class ResultsNotSaved(NossError):
     def __init__(self, message: str, rows: list) -> None:
         super().__init__(message)
         self.rows = rows
+
+
+@contextmanager
+def no_exit(name: str) -> Iterator[None]:
+    """Around a call into an embedder's code (building it, embed): its `sys.exit()` (a
+    SystemExit) is a one-line error naming it, never a silent exit of the whole run."""
+    try:
+        yield
+    except SystemExit as exc:
+        raise NossError(
+            f"{name}: the embedder's code called sys.exit({exc.code!r}) instead of returning; "
+            "fix or replace the embedder"
+        ) from None

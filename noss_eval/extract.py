@@ -12,10 +12,9 @@ import numpy as np
 
 from noss_eval.audio import PREPROCESSING_VERSION
 from noss_eval.cache import EmbeddingCache
-from noss_eval.check import no_exit
 from noss_eval.embedder import Embedder, fingerprint
 from noss_eval.engines import Engine, LocalEngine, Result
-from noss_eval.errors import AudioError, NossError
+from noss_eval.errors import AudioError, NossError, no_exit
 from noss_eval.progress import track
 from noss_eval.sources import AudioStream, file_stream
 from noss_eval.task import Clip

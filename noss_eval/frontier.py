@@ -108,25 +108,29 @@ def collect(
         )
         for (name, sha, fp), d in models.items()
     ]
-    points += _timed_reference(rows, probe, protocol, against)
+    points += _timed_reference(rows, probe, protocol, against, latency)
     return Frontier(points, common, skipped, against)
 
 
-def _timed_reference(rows: list[dict[str, str]], probe: str, protocol: str, against: str):
+def _timed_reference(
+    rows: list[dict[str, str]],
+    probe: str,
+    protocol: str,
+    against: str,
+    latency: dict[str, float],
+) -> list[Point]:
     """The reference itself, at quality 0, when it was measured in a run (its own rows, of the
-    same probe and protocol) and timed: the point every delta is measured from."""
+    same probe and protocol) and timed (`latency` by fingerprint): the point every delta is
+    measured from."""
     own = {
         r["embedder_fingerprint"]: r
         for r in rows
         if (r["embedder"], r["probe"], r["protocol"]) == (against, probe, protocol)
     }
-    timed = {
-        r["embedder_fingerprint"]: float(r["latency_ms"]) for r in rows if r.get("latency_ms")
-    }
     return [
-        Point(f"{against} (reference)", r["embedder_sha256"], timed[fp], 0.0, reference=True)
+        Point(f"{against} (reference)", r["embedder_sha256"], latency[fp], 0.0, reference=True)
         for fp, r in own.items()
-        if fp in timed
+        if fp in latency
     ]
 
 

@@ -200,15 +200,19 @@ def preflight(path: Path) -> None:
 def read_runs(path: Path, option: str = "--leaderboard runs file") -> str:
     """The runs file's text ("" when absent): UTF-8, one JSON object per line, else a one-line
     error that names the file and the line."""
-    run_records(path, option)
-    return path.read_text(encoding="utf-8") if path.exists() else ""
+    return _runs(path, option)[0]
 
 
 def run_records(path: Path, option: str = "--leaderboard runs file") -> list[dict[str, Any]]:
     """The runs file's records in order ([] when absent); anything but UTF-8 lines of one JSON
     object each is a one-line error that names the file and the line."""
+    return _runs(path, option)[1]
+
+
+def _runs(path: Path, option: str) -> tuple[str, list[dict[str, Any]]]:
+    """The runs file's text and its records, read once."""
     if not path.exists():
-        return []
+        return "", []
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
@@ -227,7 +231,7 @@ def run_records(path: Path, option: str = "--leaderboard runs file") -> list[dic
                 "the file"
             )
         records.append(record)
-    return records
+    return text, records
 
 
 def runs_path(path: Path) -> Path:

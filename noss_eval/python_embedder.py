@@ -100,7 +100,8 @@ class PythonEmbedder:
         return out
 
     def _probe_output_sha256(self) -> str:
-        from noss_eval.check import no_exit, probe_audio
+        from noss_eval.check import probe_audio
+        from noss_eval.errors import no_exit
         from noss_eval.threads import numeric_threads
 
         audio, where = probe_audio(self.sample_rate), " on 2 s of generated audio"

@@ -199,14 +199,15 @@ def score_task(
     window = getattr(embedder, "window_seconds", NOSS_WINDOW_SECONDS)
     warnings = data.audio_warnings(window)
     settings = json.dumps(embedder.settings, sort_keys=True, default=str)
+    status, scored_on = task.data_status(clips, len(ex.failed)), task.scored_on(clips)
     return [
         replace(
             r,
             data_fingerprint=data.fingerprint,  # computed once per dataset
             audio_warnings=warnings,
             embedder_settings=settings,
-            data=task.data_status(clips, len(ex.failed)),
-            scored_on=task.scored_on(clips),
+            data=status,
+            scored_on=scored_on,
         )
         for r in results
     ]

@@ -56,7 +56,7 @@ class OfficialData:
         return sum(self.clips.values())
 
     def compare(self, clips: Sequence[Clip], failed: int = 0) -> str:
-        """"" when `clips` (less `failed` unreadable ones) are the official set, else one
+        """ "" when `clips` (less `failed` unreadable ones) are the official set, else one
         phrase saying how they differ (for the row's `data` column)."""
         found = len(clips) - failed
         if found != self.total:
@@ -65,8 +65,9 @@ class OfficialData:
         if dict(splits) != dict(self.clips):
             official = "/".join(f"{n:,}" for n in self.clips.values())
             return f"{found:,} clips, not the official splits ({official})"
-        if len({c.label for c in clips}) != self.classes:
-            return f"{len({c.label for c in clips})} of {self.classes} official classes"
+        classes = len({c.label for c in clips})
+        if classes != self.classes:
+            return f"{classes} of {self.classes} official classes"
         speakers = {c.speaker for c in clips if c.speaker is not None}
         if self.speakers is not None and len(speakers) != self.speakers:
             return f"{len(speakers):,} of {self.speakers:,} official speakers"

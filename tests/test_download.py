@@ -429,6 +429,20 @@ def test_evil_archive_download_leaves_no_layout(www, archives, tmp_path):
     assert not list((data / STAGE / "speech_commands").glob("unpack-*"))
 
 
+def _served_index(state, name: str, rel: str, lines: list[str]) -> dict:
+    """`lines` served as dataset `name`'s index file at `rel`, and the catalog that expects
+    exactly that file (its size and sha256)."""
+    index = state.root / rel
+    index.parent.mkdir(parents=True, exist_ok=True)
+    index.write_text("\n".join(lines) + "\n")
+    catalog = load_catalog()
+    catalog[name] = replace(
+        catalog[name],
+        index=replace(catalog[name].index, size=index.stat().st_size, sha256=_sha(index)),
+    )
+    return catalog
+
+
 def test_crema_d_files_are_checked_against_the_tfds_list(www, tmp_path):
     state, base = www
     audio = tmp_path / "crema" / "AudioWAV"
@@ -442,13 +456,8 @@ def test_crema_d_files_are_checked_against_the_tfds_list(www, tmp_path):
         (state.root / prefix).mkdir(parents=True, exist_ok=True)
         shutil.copy(wav, state.root / prefix / wav.name)
         lines.append(f"https://{prefix}/{wav.name}\t{wav.stat().st_size}\t{_sha(wav)}")
-    index = state.root / "storage.googleapis.com/tfds-data/manual_checksums/crema_d.txt"
-    index.parent.mkdir(parents=True, exist_ok=True)
-    index.write_text("\n".join(lines) + "\n")
-    catalog = load_catalog()
-    catalog["crema_d"] = replace(
-        catalog["crema_d"],
-        index=replace(catalog["crema_d"].index, size=index.stat().st_size, sha256=_sha(index)),
+    catalog = _served_index(
+        state, "crema_d", "storage.googleapis.com/tfds-data/manual_checksums/crema_d.txt", lines
     )
     data = tmp_path / "data"
     broken = state.root / prefix / "1003_DFA_SAD_XX.wav"
@@ -498,13 +507,11 @@ def test_voxforge_archives_are_unpacked_in_place(www, tmp_path):
         with tarfile.open(target, "w:gz") as tar:
             tar.add(folder, arcname=folder.name)
         urls.append(f'"{url}"')  # TFDS strips quotes
-    index = state.root / "storage.googleapis.com/tfds-data/downloads/voxforge/voxforge_urls.txt"
-    index.parent.mkdir(parents=True, exist_ok=True)
-    index.write_text("\n".join(urls) + "\n")
-    catalog = load_catalog()
-    catalog["voxforge"] = replace(
-        catalog["voxforge"],
-        index=replace(catalog["voxforge"].index, size=index.stat().st_size, sha256=_sha(index)),
+    catalog = _served_index(
+        state,
+        "voxforge",
+        "storage.googleapis.com/tfds-data/downloads/voxforge/voxforge_urls.txt",
+        urls,
     )
     data = tmp_path / "data"
     download(["voxforge"], data, base_url=base, catalog=catalog, progress=False, jobs=3)

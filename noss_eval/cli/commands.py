@@ -32,8 +32,9 @@ def check_parser() -> argparse.ArgumentParser:
 
 def run_check(args: argparse.Namespace) -> int:
     from noss_eval.audio import load_audio
-    from noss_eval.check import check_embedder, no_exit
+    from noss_eval.check import check_embedder
     from noss_eval.embedder import fingerprint, parse_options, resolve_embedder
+    from noss_eval.errors import no_exit
 
     with no_exit(args.model):
         embedder = resolve_embedder(args.model, parse_options(args.embedder_option))
