@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any, Union
 
 from noss_eval.errors import NossError, brief_repr
+from noss_eval.probes import SOLVERS
 from noss_eval.python_embedder import PythonEmbedder
 from noss_eval.result_set import ResultRow, Results
 from noss_eval.task import Task
@@ -198,7 +199,6 @@ def _path(value: str | os.PathLike[str] | None) -> Path | None:
     return None if value is None else Path(os.fspath(value)).expanduser()
 
 
-SOLVERS = ("auto", "lbfgs", "adam")
 
 
 def _check(

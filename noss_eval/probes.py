@@ -125,6 +125,7 @@ PROTOCOLS = {
 PROTOCOL_NOTES = {p.name: p.description for p in PROTOCOLS.values()}
 
 
+SOLVERS = ("auto", "lbfgs", "adam")  # the logistic probe's solver: choose, sklearn, mini-batch
 # Above this many train rows x classes x dims, logistic probes use the mini-batch solver.
 ADAM_THRESHOLD = 1e10
 
@@ -139,7 +140,7 @@ def choose_solver(
 ) -> list[ProbeConfig]:
     """Set the logistic solver: "lbfgs" (sklearn), "adam", or "auto" (adam when large). Paper
     mode is always sklearn's lbfgs: it must be the paper's estimator, whatever the size."""
-    if solver not in ("auto", "lbfgs", "adam"):
+    if solver not in SOLVERS:
         raise ValueError(f"unknown solver '{solver}'")
     if protocol is not None and protocol.paper_estimator:
         if solver == "adam":

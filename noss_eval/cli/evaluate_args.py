@@ -11,7 +11,7 @@ from pathlib import Path
 from noss_eval import __version__
 from noss_eval.cli.arg_types import positive, seconds, seed
 from noss_eval.embedder_args import add_embedder_arguments
-from noss_eval.probes import PROTOCOLS
+from noss_eval.probes import PROTOCOLS, SOLVERS
 from noss_eval.sources import SOURCES
 
 EXAMPLES = """\
@@ -129,7 +129,7 @@ def evaluation_parser() -> argparse.ArgumentParser:
     )
     protocol.add_argument(
         "--probe-solver",
-        choices=("auto", "lbfgs", "adam"),
+        choices=SOLVERS,
         default="auto",
         help="logistic probe solver: sklearn lbfgs, or mini-batch adam on the "
         "same objective (fast at 1,251 classes); auto picks adam for "
